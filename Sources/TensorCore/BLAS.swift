@@ -1,0 +1,35 @@
+import COpenBLAS
+
+/// Float GEMM through OpenBLAS (cblas), the engine of training.
+public enum BLAS {
+    /// `C = alpha * op(A) * op(B) + beta * C`, all row-major.
+    ///
+    /// `op(A)` is `m x k`, `op(B)` is `k x n`, `C` is `m x n`. `lda`, `ldb`, `ldc` are the row
+    /// strides of the stored matrices (defaults: dense).
+    @inlinable
+    public static func sgemm(
+        transposeA: Bool = false, transposeB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int? = nil,
+        b: UnsafePointer<Float>, ldb: Int? = nil,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+    ) {
+        if m == 0 || n == 0 { return }
+        let lda = lda ?? (transposeA ? m : k)
+        let ldb = ldb ?? (transposeB ? k : n)
+        let ldc = ldc ?? n
+        cblas_sgemm(CblasRowMajor,
+                    transposeA ? CblasTrans : CblasNoTrans,
+                    transposeB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha,
+                    a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
+    /// Number of threads OpenBLAS uses.
+    public static var threadCount: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(newValue)) }
+    }
+}
