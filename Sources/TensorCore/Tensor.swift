@@ -15,6 +15,17 @@ public struct Tensor: Sendable, Equatable {
         self.storage = [Float](repeating: value, count: shape.reduce(1, *))
     }
 
+    /// A tensor of `shape` whose elements `initializer` writes, all of them (no zero-fill first).
+    @inlinable
+    public init(shape: [Int], uninitialized initializer: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        let count = shape.reduce(1, *)
+        self.shape = shape
+        self.storage = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initializer(buffer)
+            initialized = count
+        }
+    }
+
     /// A tensor of `shape` holding `storage`; the counts must agree.
     public init(shape: [Int], storage: [Float]) {
         precondition(shape.reduce(1, *) == storage.count,
