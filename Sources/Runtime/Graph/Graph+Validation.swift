@@ -67,7 +67,6 @@ struct GraphValidator {
                 throw error(.invalidDataflow, op: j, tensor: i,
                             "reads \(tensor(i)) before any operator writes it (not a graph input nor a constant)")
             }
-            try checkOperator(j)
             for i in o.outputs {
                 if g.tensors[i].isConstant {
                     throw error(.invalidDataflow, op: j, tensor: i, "writes \(tensor(i)), which is a constant")
@@ -78,6 +77,7 @@ struct GraphValidator {
                 }
                 defined[i] = true
             }
+            try checkOperator(j)
         }
         for i in g.outputs where !defined[i] {
             throw GraphError(.invalidDataflow, "graph output \(tensor(i)) is never written", tensor: i)
@@ -388,14 +388,15 @@ struct GraphValidator {
                 throw error(.shapeMismatch, op: j, tensor: w,
                             "filter \(tensor(w)) has \(outChannels) output channels, not a multiple of the input's \(channels)")
             }
-            if depthMultiplier > 0 && channels * depthMultiplier != outChannels {
+            if depthMultiplier > 0 && channels.multipliedReportingOverflow(by: depthMultiplier) != (outChannels, false) {
                 throw error(.shapeMismatch, op: j, tensor: w,
                             "depth multiplier \(depthMultiplier) × \(channels) input channels ≠ \(outChannels) filter channels")
             }
         } else {
             outChannels = sw[0]
             let filterChannels = sw[3]
-            if filterChannels == 0 || channels % filterChannels != 0 || outChannels % (channels / filterChannels) != 0 {
+            if filterChannels == 0 || channels < filterChannels || channels % filterChannels != 0
+                || outChannels % (channels / filterChannels) != 0 {
                 throw error(.shapeMismatch, op: j, tensor: w,
                             "filter \(tensor(w)) has shape \(describe(sw)) (\(filterChannels) input channels), which does not fit input \(tensor(x)) with \(channels) channels")
             }
