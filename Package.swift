@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Datasets"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TFLite"]),
         .testTarget(name: "TFLiteTests", dependencies: ["TFLite", "Runtime"]),
-        .testTarget(name: "CLITests", dependencies: ["QuantKit"]),
+        .testTarget(name: "CLITests", dependencies: ["QuantKit", "quantkit"]),
     ],
     swiftLanguageModes: [.v6]
 )
