@@ -12,7 +12,7 @@ extension ModelImporter {
                               offset: t.position)
         }
         let (code, version, custom) = operatorCodes[opcodeIndex]
-        let label = "operator \(j) (\(Schema.builtinName(code)))"
+        let label = "operator \(j) (\(Schema.builtinLabel(code)))"
         return try within(label) { () throws(TFLiteError) -> GraphOperator in
             let inputs = try (t.scalars(Schema.Operator.inputs, as: Int32.self) ?? []).map(Int.init)
             let outputs = try (t.scalars(Schema.Operator.outputs, as: Int32.self) ?? []).map(Int.init)
@@ -70,7 +70,9 @@ extension ModelImporter {
                 throw TFLiteError(.unsupportedOperator, "custom operator '\(custom ?? "")' is not supported",
                                   offset: t.position)
             default:
-                throw TFLiteError(.unsupportedOperator, "this operator is not supported by QuantKit", offset: t.position)
+                throw TFLiteError(.unsupportedOperator,
+                                  "\(Schema.builtinName(code)) (version \(version)) is not supported by QuantKit",
+                                  offset: t.position)
             }
             return GraphOperator(decoded, inputs: inputs, outputs: outputs, version: version)
         }

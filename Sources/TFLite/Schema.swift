@@ -183,6 +183,12 @@ enum Schema {
         "UNSORTED_SEGMENT_SUM", "ATAN2", "UNSORTED_SEGMENT_MIN", "SIGN", "BITCAST", "BITWISE_XOR", "RIGHT_SHIFT",
     ]
 
+    /// `"SUB"`, or `"builtin code 249"` for a code this table does not name.
+    static func builtinLabel(_ code: Int32) -> String {
+        code >= 0 && Int(code) < builtinNames.count ? builtinNames[Int(code)] : "builtin code \(code)"
+    }
+
+    /// `"SUB (builtin code 41)"`.
     static func builtinName(_ code: Int32) -> String {
         code >= 0 && Int(code) < builtinNames.count ? "\(builtinNames[Int(code)]) (builtin code \(code))" : "builtin code \(code)"
     }

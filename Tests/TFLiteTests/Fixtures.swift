@@ -30,6 +30,9 @@ enum Fixtures {
         return [UInt8](try Data(contentsOf: url))
     }
 
+    /// `QUANTKIT_LONG_TESTS=1` runs the exhaustive variants (every byte × several masks, denser samples).
+    static let longTests = ProcessInfo.processInfo.environment["QUANTKIT_LONG_TESTS"].map { $0 != "" && $0 != "0" } ?? false
+
     static let goldenModels = ["seed_float", "seed_dynamic", "seed_int8", "seed_int8_floatio", "seed_float16", "qat_int8"]
 }
 
