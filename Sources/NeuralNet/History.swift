@@ -11,6 +11,8 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     public var valAccuracy: Double?
     /// Wall-clock seconds of the training part of the epoch (validation excluded).
     public var seconds: Double
+    /// Wall-clock seconds of the validation pass after the epoch (0 without validation data).
+    public var validationSeconds: Double = 0
     public var samplesPerSecond: Double
     public var learningRate: Double
 
@@ -18,6 +20,7 @@ public struct EpochRecord: Codable, Sendable, Equatable {
         case epoch, loss, accuracy, seconds
         case valLoss = "val_loss", valAccuracy = "val_accuracy"
         case samplesPerSecond = "samples_per_second", learningRate = "learning_rate"
+        case validationSeconds = "validation_seconds"
     }
 }
 
@@ -39,9 +42,9 @@ public struct History: Codable, Sendable, Equatable {
     /// The history as CSV with a header row.
     public func csv() -> String {
         func f(_ x: Double?) -> String { x.map { String($0) } ?? "" }
-        var lines = ["epoch,loss,accuracy,val_loss,val_accuracy,seconds,samples_per_second,learning_rate"]
+        var lines = ["epoch,loss,accuracy,val_loss,val_accuracy,seconds,validation_seconds,samples_per_second,learning_rate"]
         for e in epochs {
-            lines.append("\(e.epoch),\(e.loss),\(e.accuracy),\(f(e.valLoss)),\(f(e.valAccuracy)),\(e.seconds),\(e.samplesPerSecond),\(e.learningRate)")
+            lines.append("\(e.epoch),\(e.loss),\(e.accuracy),\(f(e.valLoss)),\(f(e.valAccuracy)),\(e.seconds),\(e.validationSeconds),\(e.samplesPerSecond),\(e.learningRate)")
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -33,10 +33,13 @@ public enum Loss: String, Codable, Sendable {
 
     /// dLoss/dLogits for a softmax output: `(p - onehot(label)) / batch`, the fused gradient
     /// Keras uses when the model ends in a softmax.
-    public func logitsGradient(_ probabilities: Tensor, labels: some Collection<Int32>) -> Tensor {
+    ///
+    /// `batchSize` is the size of the whole batch when `probabilities` is only part of it
+    /// (data-parallel training); it defaults to `labels.count`.
+    public func logitsGradient(_ probabilities: Tensor, labels: some Collection<Int32>, batchSize: Int? = nil) -> Tensor {
         let classes = probabilities.shape.last ?? 1
         var gradient = probabilities
-        let scale = 1 / Float(max(labels.count, 1))
+        let scale = 1 / Float(max(batchSize ?? labels.count, 1))
         gradient.storage.withUnsafeMutableBufferPointer { g in
             for i in g.indices { g[i] *= scale }
             for (row, label) in labels.enumerated() { g[row * classes + Int(label)] -= scale }
@@ -46,10 +49,10 @@ public enum Loss: String, Codable, Sendable {
 
     /// dLoss/dProbabilities, for a model whose output is not a softmax:
     /// `-1 / (batch * clip(p[label]))` at the label, 0 elsewhere.
-    public func probabilityGradient(_ probabilities: Tensor, labels: some Collection<Int32>) -> Tensor {
+    public func probabilityGradient(_ probabilities: Tensor, labels: some Collection<Int32>, batchSize: Int? = nil) -> Tensor {
         let classes = probabilities.shape.last ?? 1
         var gradient = Tensor(shape: probabilities.shape)
-        let scale = 1 / Float(max(labels.count, 1))
+        let scale = 1 / Float(max(batchSize ?? labels.count, 1))
         probabilities.storage.withUnsafeBufferPointer { p in
             gradient.storage.withUnsafeMutableBufferPointer { g in
                 for (row, label) in labels.enumerated() {

@@ -45,6 +45,8 @@ public final class Sequential {
     public internal(set) var epochsTrained = 0
     /// Draws dropout masks during training.
     var trainingRandom: SeededRandom
+    /// Whether `fit` may split batches across two replicas on a multi-core machine (see `fit`).
+    public var dataParallel = true
 
     /// A model of the layers in the block; pass `inputShape` (e.g. `[28, 28, 1]`) to build it now.
     public convenience init(inputShape: [Int]? = nil, seed: UInt64 = 0, @LayerBuilder _ content: () -> [any Layer]) {

@@ -17,7 +17,7 @@ public enum Parallel {
     @inlinable
     public static func forEachChunk(_ count: Int, chunks: Int? = nil, costPerItem: Int = 1,
                                     _ body: (Range<Int>) -> Void) {
-        let chunks = min(chunks ?? threadCount, count)
+        let chunks = isSerial ? 1 : min(chunks ?? threadCount, count)
         if chunks <= 1 || count * costPerItem < minimumWork {
             if count > 0 { body(0..<count) }
             return
@@ -31,6 +31,34 @@ public enum Parallel {
         }
     }
 }
+
+extension Parallel {
+    /// `true` on a thread inside `serially`: loops there run on the calling thread.
+    public static var isSerial: Bool { pthread_getspecific(serialKey) != nil }
+
+    /// Runs `body` with this thread's parallel loops turned off (for work that is itself one
+    /// of several concurrent workers, such as one replica of data-parallel training).
+    public static func serially<T>(_ body: () throws -> T) rethrows -> T {
+        let previous = pthread_getspecific(serialKey)
+        pthread_setspecific(serialKey, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(serialKey, previous) }
+        return try body()
+    }
+
+    /// Runs `body(i)` for `i in 0..<count` concurrently, one thread each.
+    public static func run(_ count: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
+        }
+    }
+}
+
+private let serialKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()
 
 /// Carries a value into concurrently running closures whose accesses the caller keeps disjoint.
 public struct UncheckedSendable<Value>: @unchecked Sendable {

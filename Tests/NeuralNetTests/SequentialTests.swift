@@ -114,6 +114,29 @@ struct SequentialTests {
         #expect(a != c)
     }
 
+    @Test func dataParallelTrainingMatchesSerialTraining() throws {
+        // Without dropout, splitting each batch across two replicas and summing their
+        // gradients must give the same updates as one pass, up to float rounding.
+        let data = syntheticImages(count: 256)
+        func train(parallel: Bool) throws -> [Float] {
+            let model = Sequential(seed: 5) {
+                Conv2D(filters: 6, kernelSize: 2, padding: .same, activation: .relu)
+                MaxPooling2D()
+                Conv2D(filters: 8, kernelSize: 3, padding: .valid, activation: .relu)
+                Flatten()
+                Dense(10, activation: .softmax)
+            }
+            model.dataParallel = parallel
+            model.compile(optimizer: SGD(learningRate: 0.05))
+            try model.fit(data, epochs: 1, batchSize: 32, verbose: .silent)
+            return model.parameters.flatMap(\.value.storage)
+        }
+        let serial = try train(parallel: false), parallel = try train(parallel: true)
+        let diff = zip(serial, parallel).map { abs($0 - $1) }.max()!
+        #expect(diff < 1e-4, "max weight difference \(diff)")
+        #expect(serial != parallel || Parallel.threadCount < 2, "the parallel path really ran")
+    }
+
     @Test func adamFollowsKerasUpdateRule() {
         let p = Parameter(name: "w", value: Tensor(shape: [2], storage: [1, -2]))
         let adam = Adam()
