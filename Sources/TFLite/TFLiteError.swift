@@ -5,7 +5,7 @@ import Runtime
 /// A struct with a ``Kind`` so that kinds can be added without breaking callers (like
 /// swift-binary-parsing's `ParsingError`). The reader throws this and nothing else; it never traps
 /// on file data.
-public struct TFLiteError: Error, Sendable, CustomStringConvertible {
+public struct TFLiteError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         /// The file could not be opened or read.
         case fileUnreadable
