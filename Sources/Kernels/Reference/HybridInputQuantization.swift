@@ -1,0 +1,116 @@
+/// Run-time quantization of a float row for dynamic-range ("hybrid") kernels.
+///
+/// TFLite's hybrid FULLY_CONNECTED and CONV_2D call `tensor_utils::{Symmetric,Asymmetric}QuantizeFloats`
+/// whatever the kernel type, so `BUILTIN_REF` runs the same code as `BUILTIN`. On x86 that is the
+/// NEON code compiled through NEON_2_SSE (`tensor_utils.cc` includes `sse_tensor_utils.h`, whose
+/// `NEON_OR_PORTABLE` picks `Neon*QuantizeFloats`): the first `count & ~7` values go through
+/// `RoundToNearest` lanes, the rest through `TfLiteRound` (half away from zero).
+public enum HybridInputQuantization {
+    /// How the SIMD lanes round `x * inverseScale`.
+    public enum LaneRounding: String, Sendable, Hashable, CaseIterable {
+        /// `RoundToNearest` as written for non-ARM64 targets: `trunc(v + (v < 0 ? -0.5 : 0.5))`
+        /// in float32, i.e. half away from zero (with float rounding of the addition).
+        case addHalfAndTruncate
+        /// Ties to even (`vcvtnq` / `_mm_cvtps_epi32`), what the spec records for the x86 wheel.
+        case tiesToEven
+        /// Half away from zero everywhere (the portable C++ code).
+        case halfAwayFromZero
+    }
+
+    @inline(__always)
+    static func laneRound(_ v: Float, _ rounding: LaneRounding) -> Int32 {
+        switch rounding {
+        case .addHalfAndTruncate:
+            let half: Float = (v < 0 ? -1.0 : 0.0) + 0.5
+            return Quantization.truncatedToInt32(v + half)
+        case .tiesToEven:
+            let r = v.rounded(.toNearestOrEven)
+            return (r >= -2_147_483_648.0 && r < 2_147_483_648.0) ? Int32(r) : .min
+        case .halfAwayFromZero:
+            return Quantization.roundedToInt32(v)
+        }
+    }
+
+    /// Symmetric int8 quantization of `values` into [-127, 127]; returns the scaling factor.
+    ///
+    ///     range = max(|min x|, |max x|)  (float);  range == 0 -> all 0, factor 1
+    ///     factor = range / 127;  inverse = 127 / range              (float)
+    ///     q = clamp(round(x * inverse), -127, 127)                   (lanes / tail as documented above)
+    ///
+    /// Matches `NeonSymmetricQuantizeFloats`.
+    public static func symmetric(
+        _ values: UnsafeBufferPointer<Float>, into quantized: UnsafeMutableBufferPointer<Int8>,
+        laneRounding: LaneRounding = .addHalfAndTruncate
+    ) -> Float {
+        precondition(values.count <= quantized.count, "symmetric: \(values.count) values into \(quantized.count)")
+        guard !values.isEmpty else { return 1 }
+        var lo = values[0], hi = values[0]
+        for x in values {
+            if x < lo { lo = x }
+            if hi < x { hi = x }
+        }
+        let range = Swift.max(abs(lo), abs(hi))
+        if range == 0 {
+            for i in values.indices { quantized[i] = 0 }
+            return 1
+        }
+        let factor = range / 127
+        let inverse = 127 / range
+        let laneEnd = values.count & ~7
+        for i in values.indices {
+            let v = inverse * values[i]
+            let q = i < laneEnd ? laneRound(v, laneRounding) : Quantization.roundedToInt32(v)
+            quantized[i] = Int8(Swift.min(Swift.max(q, -127), 127))
+        }
+        return factor
+    }
+
+    /// Asymmetric int8 quantization of `values` into [-128, 127]; returns scale and zero point.
+    ///
+    ///     rmin = min(0, min x); rmax = max(0, max x)               (float)
+    ///     rmin == rmax -> all 0, (1, 0)
+    ///     scale = double(rmax - rmin /* float subtraction */) / 255
+    ///     zp = ChooseQuantizationParams-style: smaller-error side, <= -128 / >= 127 clamp, round half away
+    ///     factor = float(scale);  inverse = float(1.0 / double(factor))
+    ///     lanes: q = clamp(round(x * inverse) + zp);  tail: q = clamp((int)(zp + round_half_away(inverse * x)))
+    ///
+    /// Matches `NeonAsymmetricQuantizeFloats` (with `NeonMinMax`).
+    public static func asymmetric(
+        _ values: UnsafeBufferPointer<Float>, into quantized: UnsafeMutableBufferPointer<Int8>,
+        laneRounding: LaneRounding = .addHalfAndTruncate
+    ) -> (scalingFactor: Float, zeroPoint: Int32) {
+        precondition(values.count <= quantized.count, "asymmetric: \(values.count) values into \(quantized.count)")
+        var rmin: Float = 0, rmax: Float = 0
+        for x in values {
+            if x < rmin { rmin = x }
+            if rmax < x { rmax = x }
+        }
+        if rmin == rmax {
+            for i in values.indices { quantized[i] = 0 }
+            return (1, 0)
+        }
+        let qmin = -128.0, qmax = 127.0
+        let scale = Double(rmax - rmin) / (qmax - qmin)
+        let zpFromMin = qmin - Double(rmin) / scale
+        let zpFromMax = qmax - Double(rmax) / scale
+        let errorMin = abs(qmin) + abs(Double(rmin) / scale)
+        let errorMax = abs(qmax) + abs(Double(rmax) / scale)
+        let zpDouble = errorMin < errorMax ? zpFromMin : zpFromMax
+        let zeroPoint: Int32 = zpDouble <= qmin ? -128 : zpDouble >= qmax ? 127
+            : Int32(zpDouble.rounded(.toNearestOrAwayFromZero))
+        let factor = Float(scale)
+        let inverse: Float = factor == 0 ? 0 : Float(1.0 / Double(factor))
+        let laneEnd = values.count & ~7
+        for i in values.indices {
+            let v = inverse * values[i]
+            let q: Int32
+            if i < laneEnd {
+                q = laneRound(v, laneRounding) &+ zeroPoint
+            } else {
+                q = Quantization.truncatedToInt32(Float(zeroPoint) + v.rounded(.toNearestOrAwayFromZero))
+            }
+            quantized[i] = Int8(Swift.min(Swift.max(q, -128), 127))
+        }
+        return (factor, zeroPoint)
+    }
+}
