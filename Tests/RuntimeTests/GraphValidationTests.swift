@@ -1,3 +1,4 @@
+import Kernels
 import Runtime
 import TensorCore
 import Testing
@@ -252,14 +253,17 @@ struct GraphValidationTests {
 
     @Test func paddingArithmetic() {
         typealias P = GraphOperator.Padding
-        #expect(P.same.window(inputSize: 28, filterSize: 2, stride: 1)! == (28, 0))
-        #expect(P.valid.window(inputSize: 28, filterSize: 2, stride: 2)! == (14, 0))
-        #expect(P.same.window(inputSize: 5, filterSize: 3, stride: 2)! == (3, 1))
-        #expect(P.same.window(inputSize: 6, filterSize: 3, stride: 2)! == (3, 0))  // extra pad goes bottom/right
-        #expect(P.valid.window(inputSize: 7, filterSize: 3, stride: 1, dilation: 2)! == (3, 0))
-        #expect(P.valid.window(inputSize: 2, filterSize: 3, stride: 1) == nil)
-        #expect(P.same.window(inputSize: 4, filterSize: 3, stride: 0) == nil)
-        #expect(P.same.window(inputSize: Int.max, filterSize: Int.max, stride: Int.max, dilation: Int.max) == nil)
+        func window(_ p: P, _ i: Int, _ f: Int, _ s: Int, _ d: Int = 1) -> [Int]? {
+            p.checkedWindow(inputSize: i, filterSize: f, stride: s, dilation: d).map { [$0.outputSize, $0.padBefore, $0.padAfter] }
+        }
+        #expect(window(.same, 28, 2, 1) == [28, 0, 1])
+        #expect(window(.valid, 28, 2, 2) == [14, 0, 0])
+        #expect(window(.same, 5, 3, 2) == [3, 1, 1])
+        #expect(window(.same, 6, 3, 2) == [3, 0, 1])  // the extra pad goes bottom/right
+        #expect(window(.valid, 7, 3, 1, 2) == [3, 0, 0])
+        #expect(window(.valid, 2, 3, 1) == nil)
+        #expect(window(.same, 4, 3, 0) == nil)
+        #expect(window(.same, Int.max, Int.max, Int.max, Int.max) == nil)
     }
 
     /// Random edits of valid graphs: validation throws or passes, and never traps.

@@ -1,3 +1,4 @@
+import Kernels
 import TensorCore
 
 extension Graph {
@@ -407,8 +408,8 @@ struct GraphValidator {
                 throw error(.shapeMismatch, op: j, tensor: b, "bias \(tensor(b)) has shape \(describe(sb)); expected [\(outChannels)]")
             }
         }
-        guard let (outH, _) = padding.window(inputSize: sx[1], filterSize: sw[1], stride: strides.0, dilation: dilations.0),
-              let (outW, _) = padding.window(inputSize: sx[2], filterSize: sw[2], stride: strides.1, dilation: dilations.1)
+        guard let outH = padding.checkedWindow(inputSize: sx[1], filterSize: sw[1], stride: strides.0, dilation: dilations.0)?.outputSize,
+              let outW = padding.checkedWindow(inputSize: sx[2], filterSize: sw[2], stride: strides.1, dilation: dilations.1)?.outputSize
         else {
             throw error(.shapeMismatch, op: j,
                         "a \(sw[1])×\(sw[2]) filter with \(padding) padding leaves no output on input \(tensor(x)) of shape \(describe(sx))")
@@ -465,8 +466,8 @@ struct GraphValidator {
         try requireRank(j, x, role: "input", 4)
         try requireRank(j, y, role: "output", 4)
         let sx = g.tensors[x].shape
-        guard let (outH, _) = p.padding.window(inputSize: sx[1], filterSize: p.filterHeight, stride: p.strideHeight),
-              let (outW, _) = p.padding.window(inputSize: sx[2], filterSize: p.filterWidth, stride: p.strideWidth)
+        guard let outH = p.padding.checkedWindow(inputSize: sx[1], filterSize: p.filterHeight, stride: p.strideHeight)?.outputSize,
+              let outW = p.padding.checkedWindow(inputSize: sx[2], filterSize: p.filterWidth, stride: p.strideWidth)?.outputSize
         else {
             throw error(.shapeMismatch, op: j,
                         "a \(p.filterHeight)×\(p.filterWidth) window with \(p.padding) padding leaves no output on input \(tensor(x)) of shape \(describe(sx))")

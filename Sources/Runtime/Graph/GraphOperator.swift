@@ -1,3 +1,5 @@
+import Kernels
+
 /// One operator of a ``Graph``: what it computes (kind and typed options), which tensors it reads
 /// and writes, and the TFLite operator version it was read with (or should be written with).
 ///
@@ -106,60 +108,13 @@ extension GraphOperator {
         }
     }
 
-    /// Window padding with TensorFlow's semantics (TFLite `Padding`: SAME = 0, VALID = 1).
-    ///
-    /// Defined here because Kernels does not (yet) define one; NeuralNet's `Padding` is the
-    /// training-side twin with the same meaning.
-    public enum Padding: String, Sendable, Hashable, CaseIterable {
-        /// Output `ceil(in / stride)`; the extra padding goes to the bottom/right.
-        case same
-        /// No padding: output `floor((in - effectiveFilter) / stride) + 1`.
-        case valid
+    /// Window padding (TFLite `Padding`: SAME = 0, VALID = 1): Kernels' ``Kernels/PaddingType``.
+    public typealias Padding = PaddingType
 
-        /// Output size and leading padding of a sliding window along one axis, or `nil` when the
-        /// arguments are not positive, the arithmetic overflows, or the output would be empty.
-        ///
-        ///     effective = (filter - 1) * dilation + 1
-        ///     SAME : out = (in + stride - 1) / stride
-        ///     VALID: out = (in - effective + stride) / stride
-        ///     total = max((out - 1) * stride + effective - in, 0);  padBefore = total / 2
-        ///
-        /// Matches TFLite's `tflite/kernels/padding.h` (`ComputePaddingHeightWidth`).
-        public func window(inputSize: Int, filterSize: Int, stride: Int, dilation: Int = 1)
-            -> (outputSize: Int, padBefore: Int)?
-        {
-            guard inputSize > 0, filterSize > 0, stride > 0, dilation > 0 else { return nil }
-            let (span, o1) = (filterSize - 1).multipliedReportingOverflow(by: dilation)
-            guard !o1, span < Int.max / 4, inputSize < Int.max / 4, stride < Int.max / 4 else { return nil }
-            let effective = span + 1
-            let output: Int
-            switch self {
-            case .same: output = (inputSize + stride - 1) / stride
-            case .valid: output = inputSize >= effective ? (inputSize - effective + stride) / stride : 0
-            }
-            guard output > 0 else { return nil }
-            let (reach, o2) = (output - 1).multipliedReportingOverflow(by: stride)
-            guard !o2, reach < Int.max / 4 else { return nil }
-            let total = Swift.max(reach + effective - inputSize, 0)
-            return (output, total / 2)
-        }
-    }
-
-    /// An activation fused into an operator's output (TFLite `ActivationFunctionType`:
-    /// NONE = 0, RELU = 1, RELU_N1_TO_1 = 2, RELU6 = 3; TANH and SIGN_BIT are not supported).
-    public enum FusedActivation: String, Sendable, Hashable, CaseIterable {
-        case none, relu, relu6, reluN1To1
-
-        /// The real-valued clamp range, `(-inf, +inf)` for `.none`.
-        public var range: (lower: Float, upper: Float) {
-            switch self {
-            case .none: (-.infinity, .infinity)
-            case .relu: (0, .infinity)
-            case .relu6: (0, 6)
-            case .reluN1To1: (-1, 1)
-            }
-        }
-    }
+    /// An activation fused into an operator's output (TFLite `ActivationFunctionType`: NONE = 0,
+    /// RELU = 1, RELU_N1_TO_1 = 2, RELU6 = 3; TANH and SIGN_BIT are not supported): Kernels'
+    /// ``Kernels/FusedActivation``.
+    public typealias FusedActivation = Kernels.FusedActivation
 
     /// CONV_2D options (TFLite `Conv2DOptions`).
     public struct Conv2DOptions: Sendable, Equatable {
