@@ -19,7 +19,7 @@ let package = Package(
         .target(name: "TensorCore", dependencies: [
             "COpenBLAS", .product(name: "Numerics", package: "swift-numerics"),
         ]),
-        .target(name: "Kernels", dependencies: ["TensorCore"]),
+        .target(name: "Kernels", dependencies: ["TensorCore"], exclude: ["README.md"]),
         .target(name: "Datasets", dependencies: ["TensorCore", "CZlib"]),
         .target(name: "NeuralNet", dependencies: ["TensorCore", "Kernels", "Datasets"]),
         .target(name: "Runtime", dependencies: ["TensorCore", "Kernels"]),

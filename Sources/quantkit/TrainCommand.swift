@@ -22,6 +22,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write the per-epoch history (.json or .csv).", valueName: "file")) var history: String?
     @Flag(help: "Continue training the model already at --output (its weights and optimizer state).") var resume = false
     @Flag(help: "Replace an existing file at --output.") var overwrite = false
+    @Flag(name: .customLong("no-data-parallel"), help: ArgumentHelp("Train in one replica even on several cores (for comparison).", visibility: .hidden))
+    var noDataParallel = false
     @OptionGroup var dataOptions: DataOptions
     @Option(help: ArgumentHelp("Where to save the trained model (.qkmodel).", valueName: "path")) var output: String
 
@@ -54,6 +56,7 @@ struct TrainCommand: ParsableCommand {
             model = seedCNN(seed: seed)
             model.compile(optimizer: Adam(learningRate: learningRate), loss: .sparseCategoricalCrossentropy, metrics: [.accuracy])
         }
+        model.dataParallel = !noDataParallel
         note(model.summary())
         note("Training on \(train.count) images, validating on \(val.count), batch \(batchSize), \(epochs) epochs")
         let result = try model.fit(train, epochs: epochs, batchSize: batchSize, validation: val.count > 0 ? val : nil)
