@@ -1,0 +1,72 @@
+import Foundation
+import Kernels
+import Runtime
+import TFLite
+import Testing
+
+/// Where ../shared lives: `$QUANTKIT_SHARED`, else `<package root>/../shared`.
+enum SharedFiles {
+    static var directory: URL {
+        if let env = ProcessInfo.processInfo.environment["QUANTKIT_SHARED"], !env.isEmpty {
+            return URL(fileURLWithPath: env)
+        }
+        // Tests/RuntimeTests/X.swift -> package root is three levels up.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.deletingLastPathComponent().appendingPathComponent("shared")
+    }
+
+    static var golden: URL { directory.appendingPathComponent("golden") }
+
+    static func bytes(_ name: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: golden.appendingPathComponent(name)))
+    }
+
+    static func model(_ name: String) throws -> Graph {
+        try TFLiteFile.read(contentsOf: golden.appendingPathComponent("\(name).tflite"))
+    }
+}
+
+/// The six TensorFlow-made models and LiteRT's `BUILTIN_REF` outputs on 1,000 test images.
+@Suite("Interpreter vs LiteRT BUILTIN_REF (golden)")
+struct InterpreterGoldenTests {
+    static let models = ["seed_float", "seed_dynamic", "seed_int8", "seed_int8_floatio", "seed_float16", "qat_int8"]
+
+    /// Runs `model` on the golden inputs; returns (ours, LiteRT's) outputs as raw bytes and the output type.
+    static func outputs(_ model: String, options: InterpreterOptions = InterpreterOptions())
+        throws -> (ours: [UInt8], reference: [UInt8], interpreter: Interpreter) {
+        let interpreter = try Interpreter(graph: try SharedFiles.model(model), options: options)
+        let int8Input = interpreter.inputTensor.elementType == .int8
+        let input = try SharedFiles.bytes(int8Input ? "\(model).input.i8.bin" : "input.f32.bin")
+        let outputType = interpreter.outputTensor.elementType
+        let reference = try SharedFiles.bytes("\(model).ref.\(outputType == .int8 ? "i8" : "f32").bin")
+        let count = input.count / interpreter.inputTensor.byteCount
+        var ours = [UInt8](repeating: 0, count: count * interpreter.outputTensor.byteCount)
+        try input.withUnsafeBytes { i in
+            try ours.withUnsafeMutableBytes { o in try interpreter.run(input: i, count: count, output: o) }
+        }
+        return (ours, reference, interpreter)
+    }
+
+    static func floats(_ bytes: [UInt8]) -> [Float] {
+        bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    @Test(arguments: models)
+    func matchesReference(_ model: String) throws {
+        let (ours, reference, interpreter) = try Self.outputs(model)
+        #expect(ours.count == reference.count)
+        #expect(reference.count == 1000 * 10 * interpreter.outputTensor.elementType.byteSize)
+        if interpreter.outputTensor.elementType == .int8 {
+            let differing = zip(ours, reference).filter { $0 != $1 }.count
+            print("golden \(model): \(differing) of \(reference.count) int8 values differ")
+            #expect(differing == 0, "\(model): \(differing) int8 values differ from BUILTIN_REF")
+        } else {
+            let (a, b) = (Self.floats(ours), Self.floats(reference))
+            let exact = zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count
+            let maxDiff = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+            let outside = zip(a, b).filter { !(abs($0 - $1) <= 1e-5) }.count
+            print("golden \(model): \(exact) of \(b.count) float values not bit-identical, max |diff| \(maxDiff), \(outside) beyond 1e-5")
+            #expect(outside == 0, "\(model): \(outside) values differ by more than 1e-5 (max \(maxDiff))")
+        }
+    }
+}
