@@ -56,6 +56,21 @@ struct WriterTests {
         #expect(try TFLiteFile.encode(graph, options: .init(operatorVersions: .converter)) == TFLiteFile.encode(graph))
     }
 
+    /// With `QUANTKIT_EXPORT_DIR` set, writes every golden model as QuantKit re-encodes it
+    /// (`<model>.tflite`, default options) and the hand-made graphs (`<name>.tflite`, converter-like
+    /// options) there, for `Tests/Interop/litert_run.py`. Does nothing otherwise.
+    @Test func exportForInterop() throws {
+        guard let path = ProcessInfo.processInfo.environment["QUANTKIT_EXPORT_DIR"], !path.isEmpty else { return }
+        let directory = URL(fileURLWithPath: path, isDirectory: true)
+        for model in Fixtures.goldenModels {
+            let graph = try TFLiteFile.read(bytes: Fixtures.goldenBytes(model))
+            try TFLiteFile.write(graph, to: directory.appendingPathComponent("\(model).tflite"))
+        }
+        for (name, graph) in TestGraphs.all {
+            try TFLiteFile.write(graph, to: directory.appendingPathComponent("\(name).tflite"), options: .converterLike)
+        }
+    }
+
     // MARK: - Hand-made graphs
 
     @Test("hand-made graphs round-trip through the writer", arguments: TestGraphs.all.map(\.0))
