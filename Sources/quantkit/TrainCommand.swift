@@ -64,9 +64,9 @@ struct TrainCommand: ParsableCommand {
         if let history { try result.write(to: URL(fileURLWithPath: history)) }
         let evaluation = try model.evaluate(test)
         let seconds = result.epochs.map(\.seconds)
-        print(String(format: "test accuracy %.2f%% (loss %.4f) on %d images; %@ epochs of %.1f s median; saved %@",
+        print(String(format: "test accuracy %.2f%% (loss %.4f) on %d images after %d epochs; median epoch %.1f s; saved %@",
                      evaluation.accuracy * 100, evaluation.loss, evaluation.count,
-                     String(model.epochsTrained), median(seconds), output))
+                     model.epochsTrained, median(seconds), output))
     }
 }
 
