@@ -145,7 +145,7 @@ struct ModelExporter {
                 throw TFLiteError(.invalidValue,
                                   "\(graph.describeOperator(j)): option value \(value) does not fit int32")
             }
-            if options.operatorVersions == .asStored, op.version > maximum {
+            if op.version > maximum {
                 throw TFLiteError(.invalidValue, "\(graph.describeOperator(j)): version \(op.version) does not fit int32")
             }
         }
