@@ -46,11 +46,13 @@ struct Preparation {
     var addresses: [Int: UnsafeMutableRawPointer] = [:]
     var steps: [Step] = []
 
-    init(graph: Graph, options: InterpreterOptions) throws(InterpreterError) {
-        do {
-            try graph.validate()
-        } catch {
-            throw InterpreterError(.invalidGraph, error.description, operator: error.operatorIndex, tensor: error.tensorIndex)
+    init(graph: Graph, options: InterpreterOptions, validated: Bool = false) throws(InterpreterError) {
+        if !validated {
+            do {
+                try graph.validate()
+            } catch {
+                throw InterpreterError(.invalidGraph, error.description, operator: error.operatorIndex, tensor: error.tensorIndex)
+            }
         }
         self.graph = graph
         self.options = options

@@ -136,7 +136,7 @@ struct Step {
     var kernel: StepKernel
 }
 
-extension Interpreter {
+extension Replica {
     /// One pass over `n ≤ batchCapacity` samples already copied into the input slots.
     func invoke(samples n: Int) {
         let scratchBuffer = UnsafeMutableBufferPointer(

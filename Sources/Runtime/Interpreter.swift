@@ -31,13 +31,19 @@ public struct InterpreterOptions: Sendable, Equatable {
     /// The default (`.addHalfAndTruncate`, NEON_2_SSE's `RoundToNearest`) reproduces LiteRT 2.3's
     /// x86 wheel on the golden `seed_dynamic` model.
     public var hybridLaneRounding: HybridInputQuantization.LaneRounding
+    /// Threads a large run is split across (contiguous ranges of samples). Each thread has its own
+    /// replica of the prepared interpreter (arena, scratch and decoded constants), so memory grows
+    /// with the thread count, not with the sample count. Samples are independent, so the results do
+    /// not depend on it. Forced to 1 with ``preservesIntermediates``.
+    public var threadCount: Int
 
     public init(kernels: KernelSet = .reference, batchCapacity: Int = 16, preservesIntermediates: Bool = false,
-                hybridLaneRounding: HybridInputQuantization.LaneRounding = .addHalfAndTruncate) {
+                hybridLaneRounding: HybridInputQuantization.LaneRounding = .addHalfAndTruncate, threadCount: Int = 1) {
         self.kernels = kernels
         self.batchCapacity = batchCapacity
         self.preservesIntermediates = preservesIntermediates
         self.hybridLaneRounding = hybridLaneRounding
+        self.threadCount = threadCount
     }
 }
 
@@ -105,17 +111,18 @@ public final class Interpreter {
     public let outputTensors: [TensorDescription]
     /// Operators folded at prepare time (DEQUANTIZE of constants), by index.
     public let foldedOperators: [Int]
-    /// Bytes of decoded constant memory (weights as the kernels read them, folded tensors included).
-    public var constantByteCount: Int { constants.byteCount }
+    /// Bytes of decoded constant memory of one replica (weights as the kernels read them, folded
+    /// tensors included).
+    public var constantByteCount: Int { replicas[0].constants.byteCount }
+    /// Bytes of run-time memory of one replica: the arena and the hybrid scratch buffer.
+    public var workingByteCount: Int { replicas[0].arena.byteCount + replicas[0].scratch.byteCount }
+    /// Threads a large run uses (``InterpreterOptions/threadCount``, 1 with preserved intermediates).
+    public var threadCount: Int { replicas.count }
 
-    let arena: RawAllocation
-    let constants: ConstantPool
-    let scratch: RawAllocation
-    let steps: [Step]
-    /// Base address of every tensor the steps touch (arena slot or constant memory).
-    let addresses: [Int: UnsafeMutableRawPointer]
+    /// One prepared copy per thread; `replicas[0]` serves single-threaded runs and intermediates.
+    let replicas: [Replica]
     /// Samples in the last chunk of the last run (0 before any run).
-    public private(set) var lastChunkCount = 0
+    public var lastChunkCount: Int { replicas[0].lastChunkCount }
 
     /// The only input (precondition: the graph has exactly one).
     public var inputTensor: TensorDescription {
@@ -143,11 +150,14 @@ public final class Interpreter {
         self.inputTensors = graph.inputs.map { preparation.describe($0) }
         self.outputTensors = graph.outputs.map { preparation.describe($0) }
         self.foldedOperators = preparation.folded.sorted()
-        self.arena = preparation.arena
-        self.constants = preparation.constants
-        self.scratch = preparation.scratch
-        self.steps = preparation.steps
-        self.addresses = preparation.addresses
+        var replicas = [Replica(preparation)]
+        let threads = options.preservesIntermediates ? 1 : max(1, options.threadCount)
+        for _ in 1..<threads {
+            var copy = try Preparation(graph: graph, options: options, validated: true)
+            try copy.compile()
+            replicas.append(Replica(copy))
+        }
+        self.replicas = replicas
     }
 
     // MARK: - Running
@@ -192,20 +202,22 @@ public final class Interpreter {
                 needs \(count) × \(t.byteCount) = \(count * t.byteCount) bytes, but the buffer has \(buffer.count)
                 """, tensor: t.index)
         }
-        var done = 0
-        while done < count {
-            let n = min(batchCapacity, count - done)
-            for (buffer, t) in zip(inputs, inputTensors) where t.byteCount > 0 {
-                addresses[t.index]!.copyMemory(from: buffer.baseAddress! + done * t.byteCount, byteCount: n * t.byteCount)
-            }
-            invoke(samples: n)
-            for (buffer, t) in zip(outputs, outputTensors) where t.byteCount > 0 {
-                (buffer.baseAddress! + done * t.byteCount).copyMemory(from: addresses[t.index]!, byteCount: n * t.byteCount)
-            }
-            lastChunkCount = n
-            done += n
-            progress?(done)
+        let threads = min(replicas.count, (count + batchCapacity - 1) / batchCapacity)
+        if threads <= 1 {
+            replicas[0].run(inputs: inputs, outputs: outputs, range: 0..<count, interpreter: self, progress: progress)
+            return
         }
+        // Contiguous ranges of whole chunks, one per replica; only the first replica reports progress.
+        let chunks = (count + batchCapacity - 1) / batchCapacity
+        let ranges = (0..<threads).map { k in
+            min(count, chunks * k / threads * batchCapacity)..<min(count, chunks * (k + 1) / threads * batchCapacity)
+        }
+        let job = ParallelRun(replicas: replicas, inputs: inputs, outputs: outputs, ranges: ranges, interpreter: self)
+        let first = ranges[0].count
+        Parallel.run(threads) { k in
+            job.run(k, progress: k == 0 ? progress : nil, scale: Double(count) / Double(max(first, 1)))
+        }
+        progress?(count)
     }
 
     /// Runs the samples in `input` (a whole number of them) and returns the outputs.
@@ -264,7 +276,7 @@ public final class Interpreter {
             throw InterpreterError(.invalidArgument, "tensor \(index) is not in the graph (\(graph.tensors.count) tensors)", tensor: index)
         }
         let t = graph.tensors[index]
-        if let folded = constants.folded[index] {
+        if let folded = replicas[0].constants.folded[index] {
             var copy = t
             copy.elementType = .float32
             copy.quantization = nil
@@ -272,7 +284,7 @@ public final class Interpreter {
             return copy
         }
         if t.isConstant { return t }
-        guard let entry = memoryPlan.entry(for: index), let base = addresses[index] else {
+        guard let entry = memoryPlan.entry(for: index), let base = replicas[0].addresses[index] else {
             throw InterpreterError(.notPreserved, "\(graph.describeTensor(index)) is not computed by this graph", tensor: index)
         }
         guard lastChunkCount > 0 else {
@@ -299,6 +311,62 @@ public final class Interpreter {
         var result: [Int: GraphTensor] = [:]
         for entry in memoryPlan.entries { result[entry.tensor] = try intermediate(entry.tensor) }
         return result
+    }
+}
+
+/// One prepared copy of the interpreter's run-time state: arena, scratch, decoded constants and the
+/// compiled steps that point into them.
+final class Replica {
+    let arena: RawAllocation
+    let constants: ConstantPool
+    let scratch: RawAllocation
+    let steps: [Step]
+    /// Base address of every tensor the steps touch (arena slot or constant memory).
+    let addresses: [Int: UnsafeMutableRawPointer]
+    var lastChunkCount = 0
+
+    init(_ p: Preparation) {
+        arena = p.arena
+        constants = p.constants
+        scratch = p.scratch
+        steps = p.steps
+        addresses = p.addresses
+    }
+
+    /// Runs samples `range` (buffers already checked), a chunk of at most `batchCapacity` at a time.
+    func run(inputs: [UnsafeRawBufferPointer], outputs: [UnsafeMutableRawBufferPointer], range: Range<Int>,
+             interpreter: Interpreter, progress: ((Int) -> Void)?) {
+        var done = range.lowerBound
+        while done < range.upperBound {
+            let n = min(interpreter.batchCapacity, range.upperBound - done)
+            for (buffer, t) in zip(inputs, interpreter.inputTensors) where t.byteCount > 0 {
+                addresses[t.index]!.copyMemory(from: buffer.baseAddress! + done * t.byteCount, byteCount: n * t.byteCount)
+            }
+            invoke(samples: n)
+            for (buffer, t) in zip(outputs, interpreter.outputTensors) where t.byteCount > 0 {
+                (buffer.baseAddress! + done * t.byteCount).copyMemory(from: addresses[t.index]!, byteCount: n * t.byteCount)
+            }
+            lastChunkCount = n
+            done += n
+            progress?(done - range.lowerBound)
+        }
+    }
+}
+
+/// The pieces of a multi-threaded run; each thread touches only its own replica and output range.
+struct ParallelRun: @unchecked Sendable {
+    let replicas: [Replica]
+    let inputs: [UnsafeRawBufferPointer]
+    let outputs: [UnsafeMutableRawBufferPointer]
+    let ranges: [Range<Int>]
+    let interpreter: Interpreter
+
+    func run(_ k: Int, progress: ((Int) -> Void)?, scale: Double) {
+        var report: ((Int) -> Void)? = nil
+        if let progress {
+            report = { done in progress(Int(Double(done) * scale)) }
+        }
+        replicas[k].run(inputs: inputs, outputs: outputs, range: ranges[k], interpreter: interpreter, progress: report)
     }
 }
 
