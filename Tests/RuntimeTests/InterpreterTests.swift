@@ -127,15 +127,24 @@ struct InterpreterTests {
         let conv = Self.naiveConv(d(x), h: 5, w: 5, c: 2, filter: d(p["w"]!), k: 3, out: 3, bias: d(p["b"]!)).map { max($0, 0) }
         let (pool, _, _) = Self.naivePool(conv, h: 5, w: 5, c: 3, k: 2, stride: 2, average: false)
         let fw = d(p["fw"]!), fb = d(p["fb"]!)
-        let logits = (0..<4).map { n in fb[n] + (0..<27).reduce(0.0) { $0 + pool[$1] * fw[n * 27 + $1] } }
-        let e = logits.map { exp($0 - logits.max()!) }
-        let expected = e.map { $0 / e.reduce(0, +) }
+        var logits = [Double](repeating: 0, count: 4)
+        for n in 0..<4 {
+            var s: Double = fb[n]
+            for k in 0..<27 { s += pool[k] * fw[n * 27 + k] }
+            logits[n] = s
+        }
+        let top: Double = logits.max()!
+        let e: [Double] = logits.map { exp($0 - top) }
+        let total: Double = e.reduce(0, +)
+        let expected: [Double] = e.map { $0 / total }
         for k in 0..<4 { #expect(abs(Double(probs[k]) - expected[k]) < 1e-5, "probability \(k)") }
         let dconv = Self.naiveConv(pool, h: 3, w: 3, c: 3, filter: d(p["dw"]!), k: 3, out: 6, bias: nil, depthwise: true)
         let (avg, _, _) = Self.naivePool(dconv, h: 3, w: 3, c: 6, k: 2, stride: 1, average: true)
-        let sum = zip(dconv, avg).map { min(max($0 + $1, 0), 6) }
+        let sum: [Double] = zip(dconv, avg).map { min(max($0 + $1, 0), 6) }
         for c in 0..<6 {
-            let m = (0..<9).reduce(0.0) { $0 + sum[$1 * 6 + c] } / 9
+            var m = 0.0
+            for k in 0..<9 { m += sum[k * 6 + c] }
+            m /= 9
             #expect(abs(Double(mean[c]) - m) < 1e-5, "mean channel \(c)")
         }
     }
