@@ -38,6 +38,7 @@ let package = Package(
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Datasets"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TFLite"]),
         .testTarget(name: "TFLiteTests", dependencies: ["TFLite", "Runtime"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TFLite", "Datasets"]),
         .testTarget(name: "CLITests", dependencies: ["QuantKit", "quantkit"]),
     ],
     swiftLanguageModes: [.v6]
