@@ -37,6 +37,32 @@ enum Golden {
 
     static func labels() throws -> [UInt8] { try bytes("labels.u8.bin") }
 
+    /// Images the accuracy tests run: 250 by default (fast on a 2-core CI), all 1000 with
+    /// `QUANTKIT_LONG_TESTS=1`.
+    static let imageCount: Int = {
+        let long = ProcessInfo.processInfo.environment["QUANTKIT_LONG_TESTS"].map { $0 != "" && $0 != "0" } ?? false
+        return long ? 1000 : 250
+    }()
+
+    /// Top-1 accuracy of a golden model's LiteRT BUILTIN_REF outputs on the first `count` images.
+    static func referenceAccuracy(_ model: String, int8: Bool, count: Int) throws -> Double {
+        let raw = try bytes("\(model).ref.\(int8 ? "i8" : "f32").bin")
+        let labels = try labels()
+        var correct = 0
+        for s in 0..<count {
+            var best = 0
+            var bestValue = -Float.infinity
+            for c in 0..<10 {
+                let v: Float = int8 ? Float(Int8(bitPattern: raw[s * 10 + c]))
+                    : Float(bitPattern: UInt32(raw[(s * 10 + c) * 4]) | UInt32(raw[(s * 10 + c) * 4 + 1]) << 8
+                        | UInt32(raw[(s * 10 + c) * 4 + 2]) << 16 | UInt32(raw[(s * 10 + c) * 4 + 3]) << 24)
+                if v > bestValue { bestValue = v; best = c }
+            }
+            if best == Int(labels[s]) { correct += 1 }
+        }
+        return Double(correct) / Double(count)
+    }
+
     /// Accuracy of a golden model under LiteRT's reference kernels, from `manifest.json`.
     static func accuracy(_ model: String) throws -> Double {
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: url("manifest.json"))) as! [String: Any]
@@ -85,7 +111,7 @@ enum Seed {
 
 /// Runs `graph` on the golden inputs with QuantKit's reference interpreter; returns raw output bytes
 /// (one [1, 10] output per image) and the top-1 accuracy against the golden labels.
-func runGolden(_ graph: Graph, limit: Int = 1000) throws -> (bytes: [UInt8], accuracy: Double) {
+func runGolden(_ graph: Graph, limit: Int = Golden.imageCount) throws -> (bytes: [UInt8], accuracy: Double) {
     let inputs = try Golden.inputs()
     let labels = try Golden.labels()
     let interpreter = try Interpreter(graph: graph, options: InterpreterOptions(batchCapacity: 16, threadCount: 2))
