@@ -12,7 +12,8 @@ struct QuantKitCommand: ParsableCommand {
             (\(FashionMNIST.defaultDirectory)); override with --data DIR or \(FashionMNIST.environmentVariable)=DIR.
             """,
         version: "0.1.0",
-        subcommands: [TrainCommand.self, EvaluateCommand.self, InspectCommand.self, RunCommand.self]
+        subcommands: [TrainCommand.self, EvaluateCommand.self, InspectCommand.self, RunCommand.self,
+                      QuantizeCommand.self, ExportCommand.self]
     )
 }
 
