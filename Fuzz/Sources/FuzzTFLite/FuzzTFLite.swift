@@ -73,3 +73,20 @@ private func withBuffers(_ inputs: [[UInt8]], _ outputs: inout [[UInt8]],
     outs = outputCopies
     body(ins, outs)
 }
+
+/// libFuzzer's driver (compiler-rt), called from our entry point.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+/// SwiftPM links an executable target's entry point as `<Target>_main` (and points `main` at
+/// it), so libFuzzer's own `main` is never pulled in: start its driver from here.
+@_cdecl("FuzzTFLite_main")
+public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    var count = argc
+    var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
+    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in fuzzTFLite(data, size) }
+}
