@@ -87,7 +87,8 @@ extension ReferenceKernels {
                                     + group * g.filterInputChannels
                                 let fBase = ((oc * g.filterHeight + ky) * g.filterWidth + kx) * g.filterInputChannels
                                 for ic in 0..<g.filterInputChannels {
-                                    acc &+= Int32(filter[fBase + ic]) &* (Int32(input[inBase + ic]) &+ inputOffset)
+                                    // Wrapping index arithmetic (bounds checked by checkConv) lets this vectorize.
+                                    acc &+= Int32(filter[fBase &+ ic]) &* (Int32(input[inBase &+ ic]) &+ inputOffset)
                                 }
                             }
                         }

@@ -63,9 +63,12 @@ extension ReferenceKernels {
         for b in 0..<g.batches {
             for n in 0..<g.outputDepth {
                 var acc: Int32 = 0
+                // Wrapping index arithmetic: the geometry was checked against the buffer sizes, and
+                // checked `+` here would keep the loop from vectorizing.
+                let wRow = n &* g.accumDepth, xRow = b &* g.accumDepth
                 for k in 0..<g.accumDepth {
-                    let w = Int32(weights[n * g.accumDepth + k]) &+ weightOffset
-                    acc &+= w &* (Int32(input[b * g.accumDepth + k]) &+ inputOffset)
+                    let w = Int32(weights[wRow &+ k]) &+ weightOffset
+                    acc &+= w &* (Int32(input[xRow &+ k]) &+ inputOffset)
                 }
                 if let bias { acc &+= bias[n] }
                 output[b * g.outputDepth + n] = p.output(acc, channel: n)
