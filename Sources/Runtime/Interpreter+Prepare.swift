@@ -45,8 +45,14 @@ struct Preparation {
     var scratch = RawAllocation(byteCount: 0)
     var addresses: [Int: UnsafeMutableRawPointer] = [:]
     var steps: [Step] = []
+    /// Prepared fast kernels, shared with the other replicas of the same interpreter.
+    let fastKernels: FastKernelCache
+    /// Operators a fused fast kernel of an earlier operator already computes.
+    var fusedAway: Set<Int> = []
 
-    init(graph: Graph, options: InterpreterOptions, validated: Bool = false) throws(InterpreterError) {
+    init(graph: Graph, options: InterpreterOptions, validated: Bool = false,
+         fastKernels: FastKernelCache = FastKernelCache()) throws(InterpreterError) {
+        self.fastKernels = fastKernels
         if !validated {
             do {
                 try graph.validate()
@@ -234,9 +240,14 @@ struct Preparation {
 
     mutating func compile() throws(InterpreterError) {
         var scratchBytes = 0
-        for j in executed {
+        for j in executed where !fusedAway.contains(j) {
             let op = graph.operators[j]
-            let kernel = try compileOperator(j, op, scratchBytes: &scratchBytes)
+            let kernel: StepKernel
+            if options.kernels == .fast, let fast = try compileFast(j, op, scratchBytes: &scratchBytes) {
+                kernel = fast
+            } else {
+                kernel = try compileOperator(j, op, scratchBytes: &scratchBytes)
+            }
             steps.append(Step(operatorIndex: j, kernel: kernel))
         }
         scratch = RawAllocation(byteCount: scratchBytes)

@@ -103,8 +103,34 @@ struct SoftmaxSetup<Parameters> {
     var parameters: Parameters
 }
 
+/// An operator run by a prepared fast kernel object (packed weights, shared by all replicas).
+struct FastStep<Kernel> {
+    var input: Operand
+    var output: Operand
+    var kernel: Kernel
+}
+
+/// What one pass hands every step besides its operands.
+struct ExecutionContext {
+    /// Samples in this pass.
+    var samples: Int
+    /// The replica's scratch buffer.
+    var scratch: UnsafeMutableRawBufferPointer
+    /// Threads one operator may use (1 when samples are already split across replicas).
+    var threads: Int
+    /// Passes this replica has run before this one; weight-streaming kernels alternate their
+    /// traversal order on it to reuse what the previous pass left in cache.
+    var pass: Int
+}
+
 /// One operator, compiled: the kernel to call and everything it needs.
 enum StepKernel {
+    case fastConv2D(FastStep<FastFloatConv2D>)
+    case fastFullyConnected(FastStep<FastFloatFullyConnected>)
+    case fastMaxPool2D(PoolStep<ActivationRange<Float>>)
+    case fastMaxPool2DInt8(PoolStep<ActivationRange<Int32>>)
+    case fastAveragePool2D(PoolStep<ActivationRange<Float>>)
+    case fastAveragePool2DInt8(PoolStep<ActivationRange<Int32>>)
     case conv2D(ConvolutionStep<Float, Float, ActivationRange<Float>>)
     case conv2DInt8(ConvolutionStep<Int8, Int32, QuantizedConvParameters>)
     case conv2DHybrid(ConvolutionStep<Int8, Float, HybridConvParameters>)
@@ -137,17 +163,41 @@ struct Step {
 }
 
 extension Replica {
-    /// One pass over `n ≤ batchCapacity` samples already copied into the input slots.
-    func invoke(samples n: Int) {
-        let scratchBuffer = UnsafeMutableBufferPointer(
-            start: scratch.base.bindMemory(to: Int8.self, capacity: scratch.byteCount), count: scratch.byteCount)
+    /// One pass over `n ≤ batchCapacity` samples already copied into the input slots; each operator
+    /// may use `threads` threads.
+    func invoke(samples n: Int, threads: Int = 1) {
+        let context = ExecutionContext(samples: n, scratch: UnsafeMutableRawBufferPointer(start: scratch.base, count: scratch.byteCount),
+                                       threads: threads, pass: passes)
+        passes &+= 1
         for step in steps {
-            Self.execute(step.kernel, samples: n, scratch: scratchBuffer)
+            Self.execute(step.kernel, context)
         }
     }
 
-    static func execute(_ kernel: StepKernel, samples n: Int, scratch: UnsafeMutableBufferPointer<Int8>) {
+    static func execute(_ kernel: StepKernel, _ context: ExecutionContext) {
+        let n = context.samples
+        let scratch = context.scratch.bindMemory(to: Int8.self)
         switch kernel {
+        case .fastConv2D(let s):
+            s.kernel.run(input: s.input.buffer(Float.self, n), output: s.output.mutable(Float.self, n), batches: n,
+                         scratch: context.scratch, threads: context.threads)
+        case .fastFullyConnected(let s):
+            let g = s.kernel.geometry
+            s.kernel.run(input: s.input.buffer(Float.self, n), output: s.output.mutable(Float.self, n), rows: g.batches &* n,
+                         threads: context.threads, reversed: context.pass & 1 == 1)
+        case .fastMaxPool2D(let s):
+            FastPooling.maxPool2D(input: s.input.buffer(Float.self, n), output: s.output.mutable(Float.self, n),
+                                  geometry: s.geometry(samples: n), activation: s.activation)
+        case .fastMaxPool2DInt8(let s):
+            FastPooling.maxPool2D(input: s.input.buffer(Int8.self, n), output: s.output.mutable(Int8.self, n),
+                                  geometry: s.geometry(samples: n), activation: s.activation)
+        case .fastAveragePool2D(let s):
+            FastPooling.averagePool2D(input: s.input.buffer(Float.self, n), output: s.output.mutable(Float.self, n),
+                                      geometry: s.geometry(samples: n), activation: s.activation)
+        case .fastAveragePool2DInt8(let s):
+            FastPooling.averagePool2D(input: s.input.buffer(Int8.self, n), output: s.output.mutable(Int8.self, n),
+                                      geometry: s.geometry(samples: n), activation: s.activation,
+                                      scratch: context.scratch.bindMemory(to: Int32.self))
         case .conv2D(let s):
             ReferenceKernels.conv2D(input: s.input.buffer(Float.self, n), filter: s.filter, bias: s.bias,
                                     output: s.output.mutable(Float.self, n), geometry: s.geometry(samples: n),

@@ -34,7 +34,9 @@ public struct InterpreterOptions: Sendable, Equatable {
     /// The default (`.addHalfAndTruncate`, NEON_2_SSE's `RoundToNearest`) reproduces LiteRT 2.3's
     /// x86 wheel on the golden `seed_dynamic` model.
     public var hybridLaneRounding: HybridInputQuantization.LaneRounding
-    /// Threads a large run is split across (contiguous ranges of samples). Each thread has its own
+    /// Threads a run uses. A run of several chunks is split across threads by contiguous ranges of
+    /// samples; a run of one chunk (batch-1 latency) lets each fast kernel split its own work across
+    /// the threads instead. Each thread has its own
     /// replica of the prepared interpreter (arena, scratch and decoded constants), so memory grows
     /// with the thread count, not with the sample count. Samples are independent, so the results do
     /// not depend on it. Forced to 1 with ``preservesIntermediates``.
@@ -144,7 +146,8 @@ public final class Interpreter {
     /// - Throws: ``InterpreterError`` `.invalidGraph` when the graph fails validation, `.unsupported`
     ///   naming the operator when no kernel computes it.
     public init(graph: Graph, options: InterpreterOptions = InterpreterOptions()) throws(InterpreterError) {
-        var preparation = try Preparation(graph: graph, options: options)
+        let fastKernels = FastKernelCache()
+        var preparation = try Preparation(graph: graph, options: options, fastKernels: fastKernels)
         try preparation.compile()
         self.graph = graph
         self.options = options
@@ -156,7 +159,7 @@ public final class Interpreter {
         var replicas = [Replica(preparation)]
         let threads = options.preservesIntermediates ? 1 : max(1, options.threadCount)
         for _ in 1..<threads {
-            var copy = try Preparation(graph: graph, options: options, validated: true)
+            var copy = try Preparation(graph: graph, options: options, validated: true, fastKernels: fastKernels)
             try copy.compile()
             replicas.append(Replica(copy))
         }
@@ -205,9 +208,15 @@ public final class Interpreter {
                 needs \(count) × \(t.byteCount) = \(count * t.byteCount) bytes, but the buffer has \(buffer.count)
                 """, tensor: t.index)
         }
+        // Fast float kernels thread themselves (or run one replica per thread); OpenBLAS must not add its own.
+        let savedBLASThreads = options.kernels == .fast ? BLAS.threadCount : 0
+        if savedBLASThreads > 1 { BLAS.threadCount = 1 }
+        defer { if savedBLASThreads > 1 { BLAS.threadCount = savedBLASThreads } }
         let threads = min(replicas.count, (count + batchCapacity - 1) / batchCapacity)
         if threads <= 1 {
-            replicas[0].run(inputs: inputs, outputs: outputs, range: 0..<count, interpreter: self, progress: progress)
+            // One chunk (or one thread): the operators themselves may split their work across the threads.
+            replicas[0].run(inputs: inputs, outputs: outputs, range: 0..<count, interpreter: self, progress: progress,
+                            threads: replicas.count)
             return
         }
         // Contiguous ranges of whole chunks, one per replica; only the first replica reports progress.
@@ -327,6 +336,8 @@ final class Replica {
     /// Base address of every tensor the steps touch (arena slot or constant memory).
     let addresses: [Int: UnsafeMutableRawPointer]
     var lastChunkCount = 0
+    /// Passes run so far (see ``ExecutionContext/pass``).
+    var passes = 0
 
     init(_ p: Preparation) {
         arena = p.arena
@@ -338,14 +349,14 @@ final class Replica {
 
     /// Runs samples `range` (buffers already checked), a chunk of at most `batchCapacity` at a time.
     func run(inputs: [UnsafeRawBufferPointer], outputs: [UnsafeMutableRawBufferPointer], range: Range<Int>,
-             interpreter: Interpreter, progress: ((Int) -> Void)?) {
+             interpreter: Interpreter, progress: ((Int) -> Void)?, threads: Int = 1) {
         var done = range.lowerBound
         while done < range.upperBound {
             let n = min(interpreter.batchCapacity, range.upperBound - done)
             for (buffer, t) in zip(inputs, interpreter.inputTensors) where t.byteCount > 0 {
                 addresses[t.index]!.copyMemory(from: buffer.baseAddress! + done * t.byteCount, byteCount: n * t.byteCount)
             }
-            invoke(samples: n)
+            invoke(samples: n, threads: threads)
             for (buffer, t) in zip(outputs, interpreter.outputTensors) where t.byteCount > 0 {
                 (buffer.baseAddress! + done * t.byteCount).copyMemory(from: addresses[t.index]!, byteCount: n * t.byteCount)
             }

@@ -27,6 +27,18 @@ public enum BLAS {
                     a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 
+    /// `y = alpha * op(A) * x + beta * y` with row-major `A` of `m x n` (`op(A)` is `A` or its
+    /// transpose); `lda` defaults to `n`.
+    @inlinable
+    public static func sgemv(
+        transposeA: Bool = false, m: Int, n: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int? = nil, x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>
+    ) {
+        if m == 0 || n == 0 { return }
+        cblas_sgemv(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, blasint(m), blasint(n), alpha,
+                    a, blasint(lda ?? n), x, 1, beta, y, 1)
+    }
+
     /// Number of threads OpenBLAS uses.
     public static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }

@@ -66,19 +66,31 @@ struct InterpreterGoldenTests {
 
     @Test(arguments: models)
     func matchesReference(_ model: String) throws {
-        let (ours, reference, interpreter) = try Self.outputs(model)
+        try Self.check(model, options: InterpreterOptions())
+    }
+
+    /// The fast kernels give the same answers: int8 value for value, float within 1e-5, batched on
+    /// one thread and at batch 1 with each operator split across two threads.
+    @Test(arguments: models, [InterpreterOptions(kernels: .fast, batchCapacity: 16, threadCount: 1),
+                              InterpreterOptions(kernels: .fast, batchCapacity: 1, threadCount: 2)])
+    func fastKernelsMatchReference(_ model: String, options: InterpreterOptions) throws {
+        try Self.check(model, options: options)
+    }
+
+    static func check(_ model: String, options: InterpreterOptions) throws {
+        let (ours, reference, interpreter) = try Self.outputs(model, options: options)
         #expect(ours.count == reference.count)
-        #expect(reference.count == Self.imageCount * 10 * interpreter.outputTensor.elementType.byteSize)
+        #expect(reference.count == imageCount * 10 * interpreter.outputTensor.elementType.byteSize)
         if interpreter.outputTensor.elementType == .int8 {
             let differing = zip(ours, reference).filter { $0 != $1 }.count
-            print("golden \(model): \(differing) of \(reference.count) int8 values differ")
+            print("golden \(model) \(options.kernels) t\(options.threadCount): \(differing) of \(reference.count) int8 values differ")
             #expect(differing == 0, "\(model): \(differing) int8 values differ from BUILTIN_REF")
         } else {
             let (a, b) = (Self.floats(ours), Self.floats(reference))
             let exact = zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count
             let maxDiff = zip(a, b).map { abs($0 - $1) }.max() ?? 0
             let outside = zip(a, b).filter { !(abs($0 - $1) <= 1e-5) }.count
-            print("golden \(model): \(exact) of \(b.count) float values not bit-identical, max |diff| \(maxDiff), \(outside) beyond 1e-5")
+            print("golden \(model) \(options.kernels) t\(options.threadCount): \(exact) of \(b.count) float values not bit-identical, max |diff| \(maxDiff), \(outside) beyond 1e-5")
             #expect(outside == 0, "\(model): \(outside) values differ by more than 1e-5 (max \(maxDiff))")
         }
     }
