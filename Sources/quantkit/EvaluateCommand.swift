@@ -8,8 +8,9 @@ struct EvaluateCommand: ParsableCommand {
         abstract: "Accuracy and loss of a model on the 10,000 FashionMNIST test images.",
         discussion: """
             MODEL is a QuantKit model (.qkmodel) or a TFLite flatbuffer (recognized by its "TFL3" identifier, \
-            whatever its extension), which runs on QuantKit's reference interpreter (bit-exact with LiteRT's \
-            BUILTIN_REF). An int8 model input gets the [0, 1] images quantized with its scale and zero point \
+            whatever its extension), which runs on QuantKit's interpreter with --kernels (fast by default; \
+            reference is bit-exact with LiteRT's BUILTIN_REF, and the fast int8 kernels equal it value for value). \
+            An int8 model input gets the [0, 1] images quantized with its scale and zero point \
             (round half away from zero, clamped). Loss is the mean of -log(max(p, 1e-7)) of the true class when \
             the output is a probability vector (SOFTMAX, or its DEQUANTIZE).
             """
@@ -17,12 +18,8 @@ struct EvaluateCommand: ParsableCommand {
 
     @Argument(help: ArgumentHelp("A QuantKit model (.qkmodel) or a .tflite file.", valueName: "model")) var model: String
     @Flag(help: "Print one JSON object on standard output.") var json = false
-    @Option(help: ArgumentHelp("Threads for a .tflite model (default: all cores, at most 8).", valueName: "n")) var threads: Int?
+    @OptionGroup(title: "A .tflite model's interpreter") var interpreterArguments: InterpreterArguments
     @OptionGroup var dataOptions: DataOptions
-
-    func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-    }
 
     func run() throws {
         let url = URL(fileURLWithPath: model)
@@ -36,10 +33,13 @@ struct EvaluateCommand: ParsableCommand {
         try report(format: "qkmodel", accuracy: evaluation.accuracy, loss: evaluation.loss, count: evaluation.count, seconds: seconds)
     }
 
-    func report(format: String, accuracy: Double, loss: Double?, count: Int, seconds: Double) throws {
+    func report(format: String, accuracy: Double, loss: Double?, count: Int, seconds: Double,
+                extra: [String: Any] = [:]) throws {
         if json {
-            try printJSON(["model": model, "format": format, "accuracy": accuracy, "loss": loss.map { $0 as Any } ?? NSNull(),
-                           "count": count, "seconds": seconds])
+            var object: [String: Any] = ["model": model, "format": format, "accuracy": accuracy,
+                                         "loss": loss.map { $0 as Any } ?? NSNull(), "count": count, "seconds": seconds]
+            object.merge(extra) { _, new in new }
+            try printJSON(object)
         } else {
             let lossText = loss.map { String(format: ", loss %.4f", $0) } ?? ""
             print(String(format: "%@: accuracy %.2f%% (%d of %d)%@", model, accuracy * 100,
@@ -49,7 +49,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func evaluateTFLite() throws {
         let graph = try readTFLite(model)
-        let interpreter = try Interpreter(graph: graph, options: InterpreterOptions(threadCount: threads ?? defaultThreadCount))
+        let interpreter = try Interpreter(graph: graph, options: interpreterArguments.options())
         let (i, o) = (interpreter.inputTensor, interpreter.outputTensor)
         let test = try FashionMNIST.load(.test, directory: dataOptions.data)
         guard i.elementCount == test.sampleSize else {
@@ -101,9 +101,10 @@ struct EvaluateCommand: ParsableCommand {
             if label < classes { lossSum += -log(Double(max(row[row.startIndex + label], 1e-7))) }
         }
         let loss: Double? = Self.outputIsProbability(graph) ? lossSum / Double(n) : nil
-        note(String(format: "evaluated %d images in %.2f s (%d thread%@, reference kernels)", n, seconds,
-                    interpreter.threadCount, interpreter.threadCount == 1 ? "" : "s"))
-        try report(format: "tflite", accuracy: Double(correct) / Double(n), loss: loss, count: n, seconds: seconds)
+        note(String(format: "evaluated %d images in %.2f s (%d thread%@, %@ kernels)", n, seconds,
+                    interpreter.threadCount, interpreter.threadCount == 1 ? "" : "s", interpreter.options.kernels.rawValue))
+        try report(format: "tflite", accuracy: Double(correct) / Double(n), loss: loss, count: n, seconds: seconds,
+                   extra: ["kernels": interpreter.options.kernels.rawValue, "threads": interpreter.threadCount])
     }
 
     /// `true` when the output comes from SOFTMAX, directly or through a DEQUANTIZE.
