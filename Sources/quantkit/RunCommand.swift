@@ -24,12 +24,16 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where to write the raw outputs.", valueName: "file")) var output: String
     @Option(help: ArgumentHelp("Number of samples to run (default: all in --input).", valueName: "n")) var count: Int?
     @OptionGroup var interpreterArguments: InterpreterArguments
+    @Option(name: .customLong("chunk-samples"),
+            help: ArgumentHelp("Samples read from --input at a time (default: about 4 MB of input).", valueName: "n", visibility: .hidden))
+    var chunkSamples: Int?
 
     /// Input bytes read per chunk (rounded to whole batches of every thread).
     static let chunkBytes = 4 << 20
 
     func validate() throws {
         if let count, count < 0 { throw ValidationError("--count must be 0 or more") }
+        if let chunkSamples, chunkSamples < 1 { throw ValidationError("--chunk-samples must be at least 1") }
     }
 
     func run() throws {
@@ -57,7 +61,7 @@ struct RunCommand: ParsableCommand {
         }
         // Chunks of whole batches for every thread, about `chunkBytes` of input each.
         let step = interpreter.batchCapacity * interpreter.threadCount
-        let chunk = max(step, Self.chunkBytes / max(sampleBytes, 1) / step * step)
+        let chunk = chunkSamples ?? max(step, Self.chunkBytes / max(sampleBytes, 1) / step * step)
         let inputBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(min(chunk, n) * sampleBytes, 1), alignment: 64)
         defer { inputBuffer.deallocate() }
         let outputBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(min(chunk, n) * outputBytes, 1), alignment: 64)
