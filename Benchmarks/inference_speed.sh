@@ -73,4 +73,4 @@ write=(--write BENCHMARKS.md)
   --rounds "${QK_ROUNDS:-5}" --runs "${QK_RUNS:-200}" --warmup "${QK_WARMUP:-20}" \
   --throughput-rounds "${QK_THROUGHPUT_ROUNDS:-3}" --batch "${QK_BATCH:-64}" --threads "${QK_THREADS:-2}" \
   --json-out "${QK_JSON_OUT:-$work/results.json}" \
-  --qk-label "$label" --command "bash Benchmarks/inference_speed.sh${QK_MODEL:+ (QK_MODEL=$QK_MODEL)}"
+  --qk-label "$label" --command "${QK_MODEL:+QK_MODEL=$QK_MODEL }bash Benchmarks/inference_speed.sh"

@@ -308,9 +308,9 @@ def render(models, rss, a, load_before, load_after, seconds):
         lines += [
             "",
             f"Memory: `/usr/bin/time -v quantkit run seed_int8.tflite --input <10k int8 images> --output out.bin` "
-            f"(fast kernels, all cores): peak RSS **{rss['peak'] / 2**20:.1f} MB** "
-            f"({rss['peak']:,} B) against the bar 2 × (model {rss['model']:,} B + input {rss['input']:,} B) + 32 MB "
-            f"= {rss['bar'] / 2**20:.1f} MB: **{'met' if rss['ok'] else 'NOT met'}** ({rss['seconds']:.1f} s wall).",
+            f"(fast kernels, all cores): peak RSS **{rss['peak'] / 2**20:.1f} MiB** "
+            f"({rss['peak']:,} B) against the bar 2 × (model {rss['model']:,} B + input {rss['input']:,} B) + 32 MiB "
+            f"= {rss['bar'] / 2**20:.1f} MiB: **{'met' if rss['ok'] else 'NOT met'}** ({rss['seconds']:.1f} s wall).",
         ]
     return "\n".join(lines)
 
