@@ -22,9 +22,10 @@
 #   QK_MODEL             a trained .qkmodel to use instead of training one epoch
 #   QK_VENV              a venv with ai-edge-litert and numpy to reuse (default .venv-interop, made if missing)
 #   QUANTKIT_SCRATCH     swift --scratch-path of the release build (default .build)
+#   QK_BIN               a release quantkit binary to use as is (no build)
 #   QUANTKIT_SHARED      directory holding golden/ (default ../shared)
 #   QK_ROUNDS (5), QK_RUNS (200), QK_WARMUP (20)   latency rounds, timed and warm-up runs per round
-#   QK_THROUGHPUT_ROUNDS (3), QK_BATCH (64), QK_THREADS (2)
+#   QK_THROUGHPUT_ROUNDS (3), QK_BATCH (64), QK_THREADS (2), QK_THROUGHPUT_SAMPLES (all 10,000; fewer for a quick check)
 #   QK_NO_WRITE=1        print the table without touching BENCHMARKS.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,14 +40,22 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import ai_edge_litert
 fi
 PY="$VENV/bin/python"
 
-echo "inference_speed: release build ($SCRATCH) ..." >&2
-swift build -c release --scratch-path "$SCRATCH" --product quantkit 2>&1 \
-  | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Linking|Write|Planning)' >&2 || true
-QK="$SCRATCH/release/quantkit"
-test -x "$QK" || { echo "inference_speed: no release build at $QK" >&2; exit 1; }
-
 work=$(mktemp -d "${TMPDIR:-/tmp}/quantkit-inference.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+
+if [ -n "${QK_BIN:-}" ]; then
+  QK="$QK_BIN"
+  echo "inference_speed: using $QK (no build)" >&2
+else
+  echo "inference_speed: release build ($SCRATCH) ..." >&2
+  if ! swift build -c release --scratch-path "$SCRATCH" --product quantkit > "$work/build.log" 2>&1; then
+    grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Linking|Write|Planning)' "$work/build.log" | tail -30 >&2
+    echo "inference_speed: the release build failed" >&2
+    exit 1
+  fi
+  QK="$SCRATCH/release/quantkit"
+fi
+test -x "$QK" || { echo "inference_speed: no quantkit binary at $QK" >&2; exit 1; }
 
 label="QuantKit (\`quantkit train --epochs 1\`)"
 if [ -n "${QK_MODEL:-}" ]; then
@@ -72,5 +81,6 @@ write=(--write BENCHMARKS.md)
 "$PY" Benchmarks/litert_bench.py suite --quantkit "$QK" --work "$work" "${args[@]}" "${write[@]}" \
   --rounds "${QK_ROUNDS:-5}" --runs "${QK_RUNS:-200}" --warmup "${QK_WARMUP:-20}" \
   --throughput-rounds "${QK_THROUGHPUT_ROUNDS:-3}" --batch "${QK_BATCH:-64}" --threads "${QK_THREADS:-2}" \
+  ${QK_THROUGHPUT_SAMPLES:+--throughput-samples "$QK_THROUGHPUT_SAMPLES"} \
   --json-out "${QK_JSON_OUT:-$work/results.json}" \
   --qk-label "$label" --command "${QK_MODEL:+QK_MODEL=$QK_MODEL }bash Benchmarks/inference_speed.sh"

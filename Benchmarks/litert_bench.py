@@ -149,8 +149,15 @@ def litert_throughput(model, samples, threads, batch):
         it.allocate_tensors()
         return it, d["index"], it.get_output_details()[0]["index"]
 
-    main = make(batch) if full else None
-    tail = make(rest) if rest else None
+    try:
+        main = make(batch) if full else None
+        tail = make(rest) if rest else None
+    except RuntimeError as error:  # a model whose shapes are fixed at batch 1 (no -1 batch in its RESHAPE)
+        if batch == 1:
+            raise
+        log(f"{model}: LiteRT cannot resize it to batch {batch} ({str(error).strip().splitlines()[0]}); batch 1 instead")
+        tp, seconds, _ = litert_throughput(model, samples, threads, 1)
+        return tp, seconds, 1
     out = []
     t0 = time.perf_counter()
     for k in range(full):
@@ -166,7 +173,7 @@ def litert_throughput(model, samples, threads, batch):
     seconds = time.perf_counter() - t0
     del main, tail, out
     gc.collect()
-    return n / seconds, seconds
+    return n / seconds, seconds, batch
 
 
 # ---------------------------------------------------------------- QuantKit measurements
@@ -225,6 +232,7 @@ def suite(a):
         m["dtype"] = str(np.dtype(detail["dtype"]))
         m["bytes"] = os.path.getsize(m["path"])
         samples = x
+        tp_samples = x[:a.throughput_samples] if a.throughput_samples else x
 
         # (a) batch-1, 1-thread latency, alternating rounds.
         qk_runs, lt_runs = [], []
@@ -242,15 +250,18 @@ def suite(a):
         m["qk_ref_ms"] = ref["latency_ms"]["median"]
 
         # (b) throughput over the 10k test images, 2 threads, alternating rounds.
-        qk_tp, lt_tp = [], []
+        qk_tp, lt_tp, lt_batches = [], [], set()
         for r in range(a.throughput_rounds):
             log(f"{m['group']}/{m['name']}: throughput round {r + 1}/{a.throughput_rounds}")
             j = quantkit_bench(a.quantkit, m["path"], ["--kernels", "fast", "--threads", a.threads, "--batch", a.batch,
-                                                      "--samples", len(samples), "--warmup", 0, "--runs", 1,
+                                                      "--samples", len(tp_samples), "--warmup", 0, "--runs", 1,
                                                       "--input", m["input"]])
             qk_tp.append(j["throughput_per_s"])
-            lt_tp.append(litert_throughput(m["path"], samples, a.threads, a.batch)[0])
+            tp, _, used = litert_throughput(m["path"], tp_samples, a.threads, a.batch)
+            lt_tp.append(tp)
+            lt_batches.add(used)
         m["qk_tp"], m["lt_tp"] = statistics.median(qk_tp), statistics.median(lt_tp)
+        m["lt_tp_batch"] = min(lt_batches)
         log(f"{m['group']}/{m['name']}: QuantKit {m['qk_ms']:.3f} ms, {m['qk_tp']:.0f}/s; "
             f"LiteRT {m['lt_ms']:.3f} ms, {m['lt_tp']:.0f}/s; QuantKit reference {m['qk_ref_ms']:.2f} ms")
         if not (m["group"] == "tf" and m["name"] == "int8"):  # kept for the memory check below
@@ -288,7 +299,7 @@ def render(models, rss, a, load_before, load_after, seconds):
         f"{' '.join(load_before)} before, {' '.join(load_after)} after; {seconds / 60:.0f} min.",
         "",
         f"Latency: batch 1, 1 thread, median of {a.rounds} alternating rounds × {a.runs} timed runs "
-        f"(after {a.warmup} warm-up runs each) on the first test image. Throughput: the 10,000 test images, "
+        f"(after {a.warmup} warm-up runs each) on the first test image. Throughput: the {a.throughput_samples or 10000:,} test images, "
         f"batch {a.batch}, {a.threads} threads, median of {a.throughput_rounds} alternating passes. "
         "\"vs float\" is the model's latency over the same maker's float model on the same runtime.",
         "",
@@ -296,14 +307,21 @@ def render(models, rss, a, load_before, load_after, seconds):
         "| QuantKit reference ms | QuantKit img/s | LiteRT img/s | LiteRT / QuantKit |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    unbatched = False
     for m in models:
         f = floats.get(m["group"])
+        mark = ""
+        if m.get("lt_tp_batch", a.batch) != a.batch:
+            mark, unbatched = " ¹", True
         vs_qk = f"{m['qk_ms'] / f['qk_ms']:.2f}x" if f else "—"
         vs_lt = f"{m['lt_ms'] / f['lt_ms']:.2f}x" if f else "—"
         lines.append(
             f"| {m['name']} | {makers.get(m['group'], m['group'])} | {m['bytes']:,} | **{m['qk_ms']:.3f}** | "
             f"**{m['lt_ms']:.3f}** | {m['qk_ms'] / m['lt_ms']:.2f}x | {vs_qk} | {vs_lt} | {m['qk_ref_ms']:.2f} | "
-            f"**{m['qk_tp']:,.0f}** | **{m['lt_tp']:,.0f}** | {m['lt_tp'] / m['qk_tp']:.2f}x |")
+            f"**{m['qk_tp']:,.0f}** | **{m['lt_tp']:,.0f}**{mark} | {m['lt_tp'] / m['qk_tp']:.2f}x{mark} |")
+    if unbatched:
+        lines += ["", "¹ LiteRT could not resize this model to the batch (its RESHAPE has a fixed batch-1 shape and "
+                      "no -1 batch dimension in its shape signature), so its throughput was measured at batch 1."]
     if rss:
         lines += [
             "",
@@ -363,6 +381,7 @@ def main():
     s.add_argument("--reference-warmup", type=int, default=3)
     s.add_argument("--reference-runs", type=int, default=30)
     s.add_argument("--throughput-rounds", type=int, default=3)
+    s.add_argument("--throughput-samples", type=int, help="first N test images only (quick checks; default all)")
     s.add_argument("--batch", type=int, default=64)
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--write", help="Markdown file to update between the inference-speed markers")
@@ -381,8 +400,8 @@ def main():
                           "latency_ms": {"median": statistics.median(t), "min": min(t), "max": max(t)}, "run_ms": t}))
     elif a.cmd == "throughput":
         d = input_detail(a.model)
-        tp, seconds = litert_throughput(a.model, read_samples(a.input, d), a.threads, a.batch)
-        print(json.dumps({"model": a.model, "threads": a.threads, "batch": a.batch, "throughput_per_s": tp,
+        tp, seconds, used = litert_throughput(a.model, read_samples(a.input, d), a.threads, a.batch)
+        print(json.dumps({"model": a.model, "threads": a.threads, "batch": used, "throughput_per_s": tp,
                           "seconds": seconds}))
     else:
         sys.exit(suite(a))
