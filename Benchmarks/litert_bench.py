@@ -299,7 +299,7 @@ def render(models, rss, a, load_before, load_after, seconds):
         f"{' '.join(load_before)} before, {' '.join(load_after)} after; {seconds / 60:.0f} min.",
         "",
         f"Latency: batch 1, 1 thread, median of {a.rounds} alternating rounds × {a.runs} timed runs "
-        f"(after {a.warmup} warm-up runs each) on the first test image. Throughput: the {a.throughput_samples or 10000:,} test images, "
+        f"(after {a.warmup} warm-up runs each) on the first test image. Throughput: {f'the first {a.throughput_samples:,}' if a.throughput_samples else 'the 10,000'} test images, "
         f"batch {a.batch}, {a.threads} threads, median of {a.throughput_rounds} alternating passes. "
         "\"vs float\" is the model's latency over the same maker's float model on the same runtime.",
         "",
