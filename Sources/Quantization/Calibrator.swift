@@ -19,7 +19,7 @@ public struct MinMax: Sendable, Equatable {
 /// float32 tensor and graph input, the TFLite calibrator's statistic
 /// (`calibration_logger.cc`: no averaging).
 ///
-/// Samples go through the ``Runtime/Interpreter`` (reference kernels) in chunks of at most
+/// Samples go through the ``Runtime/Interpreter`` (fast kernels, all cores) in chunks of at most
 /// `batchSize`, with intermediates preserved, so memory is bounded by one chunk whatever the
 /// dataset's length. Unlike TFLite's logger, which skips NaNs, a non-finite sample or activation
 /// is an error: it would silently poison the ranges.
@@ -35,8 +35,8 @@ struct Calibrator {
             throw QuantizationError(.invalidGraph, "the graph has \(graph.inputs.count) inputs; calibration takes single-input models")
         }
         do {
-            interpreter = try Interpreter(graph: graph, options: InterpreterOptions(batchCapacity: max(1, batchSize),
-                                                                                  preservesIntermediates: true))
+            interpreter = try Interpreter(graph: graph, options: InterpreterOptions(
+                kernels: .fast, batchCapacity: max(1, batchSize), preservesIntermediates: true, threadCount: Parallel.threadCount))
         } catch {
             throw QuantizationError(.calibrationFailed, "cannot run the float graph to calibrate it: \(error)",
                                     operator: error.operatorIndex, tensor: error.tensorIndex)

@@ -16,6 +16,25 @@ final class FastKernelCache {
 }
 
 extension Preparation {
+    /// int8 CONV_2D operators whose output feeds only a VALID int8 MAX_POOL_2D (and is not a graph
+    /// output), by convolution index → pool index. The fused kernel pools before writing, so the
+    /// convolution's full-size output is never stored.
+    static func fusableConvolutionPools(_ graph: Graph, executed: [Int]) -> [Int: Int] {
+        var readers: [Int: [Int]] = [:]
+        for j in executed { for i in graph.operators[j].inputs where i >= 0 { readers[i, default: []].append(j) } }
+        var pairs: [Int: Int] = [:]
+        for j in executed {
+            let op = graph.operators[j]
+            guard op.kind == .conv2D, let y = op.outputs.first, !graph.outputs.contains(y),
+                  graph.tensors[op.inputs[0]].elementType == .int8, graph.tensors[op.inputs[1]].elementType == .int8,
+                  let r = readers[y], r.count == 1, case .maxPool2D(let p) = graph.operators[r[0]].options,
+                  p.padding == .valid, graph.tensors[graph.operators[r[0]].outputs[0]].elementType == .int8
+            else { continue }
+            pairs[j] = r[0]
+        }
+        return pairs
+    }
+
     /// The fast kernel for operator `j`, or nil when the fast set has none for it (the reference
     /// kernel then runs it: the fast set is the reference set with faster kernels where they exist).
     mutating func compileFast(_ j: Int, _ op: GraphOperator, scratchBytes: inout Int) throws(InterpreterError) -> StepKernel? {

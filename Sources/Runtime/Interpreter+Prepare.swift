@@ -49,6 +49,8 @@ struct Preparation {
     let fastKernels: FastKernelCache
     /// Operators a fused fast kernel of an earlier operator already computes.
     var fusedAway: Set<Int> = []
+    /// int8 CONV_2D → MAX_POOL_2D pairs the fast set runs as one kernel (convolution → pool operator).
+    var fusedPools: [Int: Int] = [:]
 
     init(graph: Graph, options: InterpreterOptions, validated: Bool = false,
          fastKernels: FastKernelCache = FastKernelCache()) throws(InterpreterError) {
@@ -98,6 +100,14 @@ struct Preparation {
             for i in op.outputs { first[i] = s; last[i] = max(last[i] ?? s, s) }
         }
         for i in graph.outputs { last[i] = Int.max }
+        // A fused pair writes the pool's output during the convolution's step: its life starts there,
+        // so it cannot share memory with the convolution's input.
+        fusedPools = options.kernels == .fast && !options.preservesIntermediates
+            ? Preparation.fusableConvolutionPools(graph, executed: executed) : [:]
+        for (conv, pool) in fusedPools {
+            let out = graph.operators[pool].outputs[0]
+            first[out] = min(first[out] ?? Int.max, first[graph.operators[conv].outputs[0]] ?? Int.max)
+        }
         var requests: [(tensor: Int, byteCount: Int, firstStep: Int, lastStep: Int)] = []
         for i in isComputed.sorted() {
             let (bytes, overflow) = (tensors[i].byteCount ?? 0).multipliedReportingOverflow(by: batchCapacity)

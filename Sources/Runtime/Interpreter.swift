@@ -39,7 +39,8 @@ public struct InterpreterOptions: Sendable, Equatable {
     /// the threads instead. Each thread has its own
     /// replica of the prepared interpreter (arena, scratch and decoded constants), so memory grows
     /// with the thread count, not with the sample count. Samples are independent, so the results do
-    /// not depend on it. Forced to 1 with ``preservesIntermediates``.
+    /// not depend on it. With ``preservesIntermediates`` there is one replica, and the operators split
+    /// their own work.
     public var threadCount: Int
 
     public init(kernels: KernelSet = .reference, batchCapacity: Int = 16, preservesIntermediates: Bool = false,
@@ -216,7 +217,7 @@ public final class Interpreter {
         if threads <= 1 {
             // One chunk (or one thread): the operators themselves may split their work across the threads.
             replicas[0].run(inputs: inputs, outputs: outputs, range: 0..<count, interpreter: self, progress: progress,
-                            threads: replicas.count)
+                            threads: max(1, options.threadCount))
             return
         }
         // Contiguous ranges of whole chunks, one per replica; only the first replica reports progress.

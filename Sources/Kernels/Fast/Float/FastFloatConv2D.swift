@@ -18,6 +18,11 @@ public final class FastFloatConv2D: @unchecked Sendable {
     private let depth: Int
     /// Whether the input already is the patch matrix (1×1 filter, stride 1, no padding).
     private let readsInputDirectly: Bool
+    /// For shallow patches (`depth ≤ directDepthLimit`, e.g. a first layer on one input channel) the
+    /// filter transposed to `[depth][outputChannels]`: each output pixel is then `depth` vector
+    /// multiply-adds over the channels, cheaper than a GEMM call of depth 4.
+    private let transposedFilter: [Float]?
+    static let directDepthLimit = 16
 
     /// Pixels per GEMM call: big enough for `sgemm` to be efficient, small enough that the patch
     /// rows of one chunk stay in L2.
@@ -36,6 +41,13 @@ public final class FastFloatConv2D: @unchecked Sendable {
         depth = g.filterHeight * g.filterWidth * g.inputChannels
         readsInputDirectly = g.filterHeight == 1 && g.filterWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
             && g.padTop == 0 && g.padLeft == 0 && g.outputHeight == g.inputHeight && g.outputWidth == g.inputWidth
+        if depth <= Self.directDepthLimit {
+            var t = [Float](repeating: 0, count: depth * g.outputChannels)
+            for n in 0..<g.outputChannels { for k in 0..<depth { t[k * g.outputChannels + n] = filter[n * depth + k] } }
+            transposedFilter = t
+        } else {
+            transposedFilter = nil
+        }
     }
 
     /// Scratch bytes `run` needs with `threads` threads.
@@ -68,7 +80,11 @@ public final class FastFloatConv2D: @unchecked Sendable {
                     let first = c * Self.pixelsPerChunk
                     let count = min(Self.pixelsPerChunk, totalPixels - first)
                     let rows: UnsafePointer<Float>
-                    if self.readsInputDirectly {
+                    if let t = self.transposedFilter {
+                        self.gatherPatches(input.baseAddress!, firstPixel: first, count: count, into: patches!)
+                        self.direct(patches!, count: count, transposed: t, output: output.baseAddress! + first * n)
+                        continue
+                    } else if self.readsInputDirectly {
                         rows = input.baseAddress! + first * g.inputChannels
                     } else {
                         self.gatherPatches(input.baseAddress!, firstPixel: first, count: count, into: patches!)
@@ -77,6 +93,29 @@ public final class FastFloatConv2D: @unchecked Sendable {
                     let out = output.baseAddress! + first * n
                     BLAS.sgemm(transposeB: true, m: count, n: n, k: self.depth, a: rows, b: w.baseAddress!, c: out)
                     FastFloat.addBiasAndClamp(out, rows: count, bias: self.bias, activation: self.activation)
+                }
+            }
+        }
+    }
+
+    /// `out[p][n] = clamp(bias[n] + Σ_k patch[p][k] · t[k][n])`, vectorized over the output channels.
+    private func direct(_ patches: UnsafePointer<Float>, count: Int, transposed t: [Float], output: UnsafeMutablePointer<Float>) {
+        let n = geometry.outputChannels
+        let lo = activation.min, hi = activation.max
+        t.withUnsafeBufferPointer { t in
+            bias.withUnsafeBufferPointer { b in
+                for p in 0..<count {
+                    let row = output + p &* n, patch = patches + p &* depth
+                    for j in 0..<n { row[j] = 0 }
+                    for k in 0..<depth {
+                        let v = patch[k], w = t.baseAddress! + k &* n
+                        for j in 0..<n { row[j] += v * w[j] }
+                    }
+                    for j in 0..<n {
+                        let x = row[j] + b[j]
+                        let lowered = x < lo ? lo : x
+                        row[j] = hi < lowered ? hi : lowered
+                    }
                 }
             }
         }

@@ -17,9 +17,9 @@ public enum FastPooling {
             o.update(repeating: -Float.greatestFiniteMagnitude, count: c)
             for t in taps {
                 let x = input.baseAddress! + t
-                for i in 0..<c { let v = x[i]; if o[i] < v { o[i] = v } }
+                for i in 0..<c { let v = x[i], m = o[i]; o[i] = m < v ? v : m }
             }
-            for i in 0..<c { let lowered = o[i] < lo ? lo : o[i]; o[i] = hi < lowered ? hi : lowered }
+            for i in 0..<c { let v = o[i]; let lowered = v < lo ? lo : v; o[i] = hi < lowered ? hi : lowered }
         }
     }
 
