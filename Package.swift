@@ -19,7 +19,9 @@ let package = Package(
         .target(name: "TensorCore", dependencies: [
             "COpenBLAS", .product(name: "Numerics", package: "swift-numerics"),
         ]),
-        .target(name: "Kernels", dependencies: ["TensorCore"], exclude: ["README.md"]),
+        // SIMD micro-kernels (AVX-512 VNNI / AVX2) with per-function target attributes and runtime dispatch.
+        .target(name: "CKernels"),
+        .target(name: "Kernels", dependencies: ["TensorCore", "CKernels"], exclude: ["README.md"]),
         .target(name: "Datasets", dependencies: ["TensorCore", "CZlib"]),
         .target(name: "NeuralNet", dependencies: ["TensorCore", "Kernels", "Datasets"]),
         .target(name: "Runtime", dependencies: ["TensorCore", "Kernels"]),

@@ -1,0 +1,93 @@
+// QuantKit's SIMD micro-kernels: the few loops that need instructions Swift cannot enable per
+// function (AVX-512 VNNI, AVX2). Each kernel is compiled for its instruction set with a
+// per-function target attribute, so this target builds for any x86-64 (and for other
+// architectures, where only the detection functions exist and report nothing). Callers check
+// `qk_cpu_supports_*` once and never call a kernel the CPU lacks.
+//
+// Everything else (packing, im2col, scheduling, the portable path) is Swift in Kernels/Fast.
+#ifndef QUANTKIT_CKERNELS_H
+#define QUANTKIT_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - CPU detection
+
+/// 1 when the CPU (and OS) support AVX-512 F + BW + VL + VNNI, the set the VNNI kernels use.
+int qk_cpu_supports_avx512vnni(void);
+/// 1 when the CPU (and OS) support AVX2 (+ FMA), the set the AVX2 kernels use.
+int qk_cpu_supports_avx2(void);
+
+// MARK: - u8 x s8 GEMM
+//
+// C[m][n] = sum_k a(m, k) * B[n][k], int32, wrapping (no saturation anywhere), where
+//
+//   a(m, k) = A[m * lda + k] ^ flip   as an unsigned byte (flip 0x80 turns int8 x into x + 128)
+//
+// B is packed as [n / 16 blocks][ceil(K / 4)][16 channels][4 k] int8 (zeros in the padding), 64-byte
+// aligned, `block_stride` bytes per block (= ceil(K / 4) * 64). A rows hold exactly K bytes: the last
+// partial group of 4 is read byte by byte, never past the row.
+//
+// Only the blocks [block_begin, block_end) are computed; block j writes C columns 16j ..< 16j + 16
+// of every row (so `ldc` >= 16 * block_end). With `reverse` != 0 the blocks are visited last to first
+// (the int32 results do not depend on the order).
+
+/// The AVX-512 VNNI kernel (vpdpbusd), register tiles of up to 4 rows x 64 channels.
+void qk_gemm_u8s8_avx512vnni(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint8_t flip,
+                             const int8_t *b, size_t block_stride, size_t block_begin, size_t block_end,
+                             int reverse, int32_t *c, ptrdiff_t ldc);
+
+/// The AVX2 kernel (no VNNI): weights sign-extended to int16 (vpmovsxbw), activations zero-extended,
+/// vpmaddwd (exact; vpmaddubsw would saturate), register tiles of up to 4 rows x 8 channels.
+void qk_gemm_u8s8_avx2(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint8_t flip,
+                       const int8_t *b, size_t block_stride, size_t block_begin, size_t block_end,
+                       int reverse, int32_t *c, ptrdiff_t ldc);
+
+// MARK: - Requantization int32 -> int8
+//
+// For each of `rows` rows and each channel n < `n`:
+//
+//   x   = acc[r * acc_stride + n] + offset[n]                       (wrapping)
+//   y   = scale_n(x)                                                (the mode below)
+//   out[r * out_stride + n] = (int8) min(max(y + zero_point, lo), hi)   (the addition wraps)
+//
+// Per-channel arrays and accumulator rows must be readable up to n rounded up to 16; exactly `n`
+// outputs are written per row.
+
+/// gemmlowp double rounding, `MultiplyByQuantizedMultiplier`: with L = max(shift, 0), R = max(-shift, 0)
+///
+///   y = RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x << L, multiplier), R)
+///
+/// `left_shift[n]` = L, `right_shift[n]` = R. Multipliers are non-negative (never INT32_MIN), so the
+/// saturating case of the high multiply cannot occur.
+void qk_requant_gemmlowp_avx512(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                                const int32_t *offset, const int32_t *multiplier,
+                                const int32_t *left_shift, const int32_t *right_shift,
+                                int32_t zero_point, int32_t lo, int32_t hi,
+                                int8_t *out, ptrdiff_t out_stride);
+void qk_requant_gemmlowp_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                              const int32_t *offset, const int32_t *multiplier,
+                              const int32_t *left_shift, const int32_t *right_shift,
+                              int32_t zero_point, int32_t lo, int32_t hi,
+                              int8_t *out, ptrdiff_t out_stride);
+
+/// The reference FULLY_CONNECTED: y = (int32_t) round_half_away((double) x * scale[n]), where a
+/// rounded value outside int32 gives INT32_MIN (x86's conversion result, as the C++ cast does).
+void qk_requant_double_avx512(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                              const int32_t *offset, const double *scale,
+                              int32_t zero_point, int32_t lo, int32_t hi,
+                              int8_t *out, ptrdiff_t out_stride);
+void qk_requant_double_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                            const int32_t *offset, const double *scale,
+                            int32_t zero_point, int32_t lo, int32_t hi,
+                            int8_t *out, ptrdiff_t out_stride);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,342 @@
+/// Int8 CONV_2D as a GEMM over im2col rows, with an optional fused MAX_POOL_2D.
+///
+///     A[p][k] = in[b, iy, ix, i] + 128     (u8; taps outside the image hold inputZeroPoint + 128)
+///     acc     = Σ_k A[p][k] * W[o][k]  +  bias[o] - (128 + inputZeroPoint) * Σ_k W[o][k]
+///     out     = clamp(requantize(acc, o) + outputZeroPoint, activationMin, activationMax)
+///
+/// which is ``ReferenceKernels/conv2D(input:filter:bias:output:geometry:parameters:)`` value for value
+/// (a padded tap contributes `(zp + 128 - 128 - zp) * w = 0`, as the reference's skipped taps do).
+/// A 1×1 stride-1 unpadded convolution reads its input rows directly.
+///
+/// With ``FusedMaxPool`` the kernel writes `MAX_POOL_2D(VALID)` of the convolution's output. When no
+/// accumulator can wrap or leave the range where requantization is monotone (checked at prepare time
+/// from the weights, bias and zero points), it max-pools the int32 accumulators before requantizing,
+/// so only the pooled values are requantized; otherwise it requantizes, then pools the int8 values.
+/// Both give the unfused pair's outputs exactly.
+///
+/// Grouped convolutions and input zero points outside int8 are not handled (`init` returns nil).
+public final class FastConv2DInt8: @unchecked Sendable {
+    /// A MAX_POOL_2D with VALID padding applied to the convolution's output.
+    public struct FusedMaxPool: Sendable, Hashable {
+        public var filterHeight: Int
+        public var filterWidth: Int
+        public var strideHeight: Int
+        public var strideWidth: Int
+        /// The pool's own fused activation clamp (int8 domain; the pool keeps scale and zero point).
+        public var activation: ActivationRange<Int32>
+
+        public init(filterHeight: Int, filterWidth: Int, strideHeight: Int, strideWidth: Int,
+                    activation: ActivationRange<Int32> = ActivationRange(min: -128, max: 127)) {
+            precondition(filterHeight > 0 && filterWidth > 0 && strideHeight > 0 && strideWidth > 0,
+                         "FusedMaxPool: filter and strides must be positive")
+            self.filterHeight = filterHeight
+            self.filterWidth = filterWidth
+            self.strideHeight = strideHeight
+            self.strideWidth = strideWidth
+            self.activation = activation
+        }
+    }
+
+    /// The convolution's geometry; `batches` is ignored (``run(input:output:batches:scratch:threads:)`` takes it).
+    public let geometry: Conv2DGeometry
+    public let parameters: QuantizedConvParameters
+    public let fusedMaxPool: FusedMaxPool?
+    public let backend: SIMDBackend
+    /// The packed filter, `[outputChannels][filterHeight × filterWidth × inputChannels]`.
+    public let weights: PackedInt8Weights
+    /// Output height and width of the kernel: the pool's when one is fused, else the convolution's.
+    public let outputHeight: Int
+    public let outputWidth: Int
+    /// Whether the fused pool runs on int32 accumulators (see the type's documentation).
+    public let poolsAccumulators: Bool
+
+    private let stage: Int8OutputStage
+    private let depth: Int
+    private let padByte: UInt8
+    private let readsInputDirectly: Bool
+    /// Output pixels per GEMM call without a pool.
+    private let tilePixels: Int
+    /// Convolution columns a pool reads, and pool rows per unit of work.
+    private let usedWidth: Int
+    private let bandRows: Int
+
+    /// Prepares the kernel: packs the filter (OHWI) and precomputes the per-channel constants.
+    ///
+    /// Returns nil for grouped convolutions and input zero points outside -128...127 (the caller runs
+    /// the reference). `backend` must be supported by this CPU.
+    public init?(filter: UnsafeBufferPointer<Int8>, bias: UnsafeBufferPointer<Int32>?, geometry g: Conv2DGeometry,
+                 parameters p: QuantizedConvParameters, fusedMaxPool pool: FusedMaxPool? = nil,
+                 backend: SIMDBackend = .best) {
+        guard g.filterInputChannels == g.inputChannels, (-128...127).contains(p.inputZeroPoint) else { return nil }
+        precondition(backend.isSupported, "FastConv2DInt8: backend \(backend) not supported by this CPU")
+        precondition(filter.count == g.convFilterCount, "FastConv2DInt8: filter has \(filter.count) values, geometry needs \(g.convFilterCount)")
+        precondition(bias == nil || bias!.count == g.outputChannels, "FastConv2DInt8: bias has \(bias!.count) values for \(g.outputChannels) channels")
+        precondition(p.requantizers.count == 1 || p.requantizers.count == g.outputChannels,
+                     "FastConv2DInt8: \(p.requantizers.count) requantizers for \(g.outputChannels) channels")
+        geometry = g
+        parameters = p
+        fusedMaxPool = pool
+        self.backend = backend
+        self.depth = g.filterHeight * g.filterWidth * g.inputChannels
+        let depth = g.filterHeight * g.filterWidth * g.inputChannels
+        let packed = PackedInt8Weights(weights: filter, outputCount: g.outputChannels, depth: depth)
+        weights = packed
+        padByte = UInt8(truncatingIfNeeded: p.inputZeroPoint) ^ 0x80
+        readsInputDirectly = g.filterHeight == 1 && g.filterWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
+            && g.padTop == 0 && g.padLeft == 0 && g.outputHeight == g.inputHeight && g.outputWidth == g.inputWidth
+        let n = g.outputChannels
+        let correction = 128 &+ p.inputZeroPoint
+        let offsets = (0..<n).map { (bias?[$0] ?? 0) &- correction &* packed.rowSums[$0] }
+        stage = Int8OutputStage(parameters: p, channels: n, offsets: offsets, backend: backend)
+
+        let rowBytes = depth + 4 * packed.paddedOutputCount
+        tilePixels = min(1024, max(4, (96 * 1024 / rowBytes) / 4 * 4))
+        if let pool {
+            let rows = PaddedWindow(inputSize: g.outputHeight, filterSize: pool.filterHeight, stride: pool.strideHeight, padding: .valid)
+            let cols = PaddedWindow(inputSize: g.outputWidth, filterSize: pool.filterWidth, stride: pool.strideWidth, padding: .valid)
+            outputHeight = g.outputHeight >= pool.filterHeight ? rows.outputSize : 0
+            outputWidth = g.outputWidth >= pool.filterWidth ? cols.outputSize : 0
+            usedWidth = outputWidth == 0 ? 0 : (outputWidth - 1) * pool.strideWidth + pool.filterWidth
+            let rowPixels = max(1, pool.strideHeight * usedWidth)
+            bandRows = max(1, min(outputHeight, 256 / rowPixels))
+            // Accumulator bounds: |Σ (x - zp) w| <= max|x - zp| * Σ|w|, plus |bias|.
+            let maxInput = Int64(max(127 - p.inputZeroPoint, p.inputZeroPoint + 128))
+            let bounds: [Int64] = (0..<n).map { o in
+                var s: Int64 = 0
+                for k in 0..<depth { s += Int64(filter[o * depth + k].magnitude) }
+                return s * maxInput + Int64(bias?[o].magnitude ?? 0)
+            }
+            poolsAccumulators = p.activation.min <= p.activation.max && pool.activation.min <= pool.activation.max
+                && stage.isMonotone(forAccumulatorBounds: bounds)
+        } else {
+            outputHeight = g.outputHeight
+            outputWidth = g.outputWidth
+            usedWidth = 0
+            bandRows = 0
+            poolsAccumulators = false
+        }
+    }
+
+    /// Output elements for `batches` images.
+    public func outputCount(batches: Int) -> Int { batches * outputHeight * outputWidth * geometry.outputChannels }
+
+    /// Scratch bytes ``run(input:output:batches:scratch:threads:)`` needs.
+    public func scratchByteCount(batches: Int, threads: Int = 1) -> Int {
+        ScratchCarver.slack + max(1, threads) * slotBytes
+    }
+
+    private var convRowsPerBand: Int {
+        guard let pool = fusedMaxPool else { return 0 }
+        return (bandRows - 1) * pool.strideHeight + pool.filterHeight
+    }
+
+    private var bandPixels: Int { convRowsPerBand * usedWidth }
+
+    /// Scratch of one thread: im2col rows, accumulators, and the pool's buffer.
+    private var slotBytes: Int {
+        let npad = weights.paddedOutputCount
+        if fusedMaxPool == nil {
+            return ScratchCarver.bytes(readsInputDirectly ? 0 : tilePixels * depth, of: UInt8.self)
+                + ScratchCarver.bytes(tilePixels * npad, of: Int32.self)
+        }
+        let pooled = poolsAccumulators ? ScratchCarver.bytes(outputWidth * npad, of: Int32.self)
+                                       : ScratchCarver.bytes(bandPixels * geometry.outputChannels, of: Int8.self)
+        return ScratchCarver.bytes(bandPixels * depth, of: UInt8.self) + ScratchCarver.bytes(bandPixels * npad, of: Int32.self) + pooled
+    }
+
+    /// Runs `batches` images: `input` `[batches, H, W, C]`, `output` `[batches, outputHeight, outputWidth, O]`.
+    ///
+    /// Allocates nothing; `scratch` holds at least ``scratchByteCount(batches:threads:)`` bytes. With
+    /// `threads > 1` the output rows are split across threads; the results do not depend on `threads`.
+    public func run(input: UnsafeBufferPointer<Int8>, output: UnsafeMutableBufferPointer<Int8>, batches: Int,
+                    scratch: UnsafeMutableRawBufferPointer, threads: Int = 1) {
+        let g = geometry
+        precondition(input.count >= batches * g.inputHeight * g.inputWidth * g.inputChannels,
+                     "FastConv2DInt8.run: input has \(input.count) values for \(batches) images")
+        precondition(output.count >= outputCount(batches: batches),
+                     "FastConv2DInt8.run: output has \(output.count) values, needs \(outputCount(batches: batches))")
+        let threads = max(1, threads)
+        var carver = ScratchCarver(scratch, needs: scratchByteCount(batches: batches, threads: threads), kernel: "FastConv2DInt8")
+        guard batches > 0, g.outputChannels > 0, let x = input.baseAddress, let y = output.baseAddress else { return }
+        let slots = UncheckedSlot(carver.take(threads * slotBytes, of: UInt8.self), stride: slotBytes, count: threads)
+        if fusedMaxPool == nil {
+            runUnpooled(x, y, batches: batches, slots: slots)
+        } else {
+            runPooled(x, y, batches: batches, slots: slots)
+        }
+    }
+
+    // MARK: - Without a pool
+
+    private func runUnpooled(_ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, batches: Int, slots: UncheckedSlot) {
+        let g = geometry
+        let n = g.outputChannels, npad = weights.paddedOutputCount
+        let pixelsPerImage = g.outputHeight * g.outputWidth
+        let total = batches * pixelsPerImage
+        let tiles = (total + tilePixels - 1) / tilePixels
+        let activation = parameters.activation
+        FastInt8.forEachSlice(tiles, threads: slots.count) { slot, range in
+            let a = slots[slot]
+            let c = (a + ScratchCarver.bytes(readsInputDirectly ? 0 : tilePixels * depth, of: UInt8.self))
+                .withMemoryRebound(to: Int32.self, capacity: tilePixels * npad) { $0 }
+            for t in range {
+                let first = t * tilePixels, count = min(tilePixels, total - first)
+                if readsInputDirectly {
+                    Int8GEMM.multiply(a: x + first * depth, rowStride: depth, rows: count, activations: .signed,
+                                      weights: weights, blocks: 0..<weights.blockCount, c: c, cRowStride: npad, backend: backend)
+                } else {
+                    var b = first / pixelsPerImage, r = first % pixelsPerImage
+                    var oy = r / g.outputWidth, ox = r % g.outputWidth
+                    for p in 0..<count {
+                        gatherRow(x, image: b, oy: oy, ox: ox, into: a + p * depth)
+                        ox += 1
+                        if ox == g.outputWidth {
+                            ox = 0
+                            oy += 1
+                            if oy == g.outputHeight { oy = 0; b += 1 }
+                        }
+                    }
+                    Int8GEMM.multiply(a: a, rowStride: depth, rows: count, activations: .unsigned,
+                                      weights: weights, blocks: 0..<weights.blockCount, c: c, cRowStride: npad, backend: backend)
+                }
+                stage.run(acc: c, accRowStride: npad, rows: count, channelRange: 0..<n, out: y + first * n, outRowStride: n,
+                          lo: activation.min, hi: activation.max)
+            }
+        }
+    }
+
+    // MARK: - With a fused pool
+
+    private func runPooled(_ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, batches: Int, slots: UncheckedSlot) {
+        guard let pool = fusedMaxPool, outputHeight > 0, outputWidth > 0 else { return }
+        let g = geometry
+        let n = g.outputChannels, npad = weights.paddedOutputCount
+        let bandsPerImage = (outputHeight + bandRows - 1) / bandRows
+        let units = batches * bandsPerImage
+        let direct = readsInputDirectly && usedWidth == g.outputWidth
+        let convClamp = parameters.activation
+        let fusedClamp = composedClamp(convClamp, then: pool.activation)
+        let pw = outputWidth, sw = pool.strideWidth, fw = pool.filterWidth, fh = pool.filterHeight
+        FastInt8.forEachSlice(units, threads: slots.count) { slot, range in
+            let a = slots[slot]
+            let cBase = a + ScratchCarver.bytes(bandPixels * depth, of: UInt8.self)
+            let c = UnsafeMutableRawPointer(cBase).bindMemory(to: Int32.self, capacity: bandPixels * npad)
+            let tail = cBase + ScratchCarver.bytes(bandPixels * npad, of: Int32.self)
+            for unit in range {
+                let b = unit / bandsPerImage, p0 = (unit % bandsPerImage) * bandRows
+                let p1 = min(outputHeight, p0 + bandRows)
+                let cy0 = p0 * pool.strideHeight
+                let convRows = (p1 - p0 - 1) * pool.strideHeight + fh
+                let pixels = convRows * usedWidth
+                if direct {
+                    Int8GEMM.multiply(a: x + ((b * g.outputHeight + cy0) * g.outputWidth) * depth, rowStride: depth,
+                                      rows: pixels, activations: .signed, weights: weights, blocks: 0..<weights.blockCount,
+                                      c: c, cRowStride: npad, backend: backend)
+                } else {
+                    for r in 0..<convRows {
+                        for col in 0..<usedWidth {
+                            gatherRow(x, image: b, oy: cy0 + r, ox: col, into: a + (r * usedWidth + col) * depth)
+                        }
+                    }
+                    Int8GEMM.multiply(a: a, rowStride: depth, rows: pixels, activations: .unsigned, weights: weights,
+                                      blocks: 0..<weights.blockCount, c: c, cRowStride: npad, backend: backend)
+                }
+                if poolsAccumulators {
+                    let pooled = UnsafeMutableRawPointer(tail).bindMemory(to: Int32.self, capacity: pw * npad)
+                    for pr in p0..<p1 {
+                        let rowBase = (pr - p0) * pool.strideHeight
+                        for px in 0..<pw {
+                            let dst = pooled + px * npad
+                            for fy in 0..<fh {
+                                for fx in 0..<fw {
+                                    let src = c + ((rowBase + fy) * usedWidth + px * sw + fx) * npad
+                                    if fy == 0 && fx == 0 {
+                                        dst.update(from: src, count: npad)
+                                    } else {
+                                        for j in 0..<npad { dst[j] = Swift.max(dst[j], src[j]) }
+                                    }
+                                }
+                            }
+                        }
+                        stage.run(acc: pooled, accRowStride: npad, rows: pw, channelRange: 0..<n,
+                                  out: y + ((b * outputHeight + pr) * pw) * n, outRowStride: n,
+                                  lo: fusedClamp.min, hi: fusedClamp.max)
+                    }
+                } else {
+                    let conv = UnsafeMutableRawPointer(tail).bindMemory(to: Int8.self, capacity: pixels * n)
+                    stage.run(acc: c, accRowStride: npad, rows: pixels, channelRange: 0..<n, out: conv, outRowStride: n,
+                              lo: convClamp.min, hi: convClamp.max)
+                    for pr in p0..<p1 {
+                        let rowBase = (pr - p0) * pool.strideHeight
+                        for px in 0..<pw {
+                            let dst = y + ((b * outputHeight + pr) * pw + px) * n
+                            for j in 0..<n {
+                                var m = Int8.min
+                                for fy in 0..<fh {
+                                    for fx in 0..<fw {
+                                        m = Swift.max(m, conv[((rowBase + fy) * usedWidth + px * sw + fx) * n + j])
+                                    }
+                                }
+                                dst[j] = Int8(truncatingIfNeeded: pool.activation.clamp(Int32(m)))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - im2col
+
+    /// Writes the patch of output pixel `(oy, ox)` of image `b` as `depth` unsigned bytes (`x + 128`,
+    /// `padByte` outside the image), in the filter's (ky, kx, i) order.
+    @inline(__always)
+    private func gatherRow(_ input: UnsafePointer<Int8>, image b: Int, oy: Int, ox: Int, into dst: UnsafeMutablePointer<UInt8>) {
+        let g = geometry
+        let cin = g.inputChannels
+        let image = input + b * g.inputHeight * g.inputWidth * cin
+        let iy0 = oy * g.strideHeight - g.padTop, ix0 = ox * g.strideWidth - g.padLeft
+        let rowBytes = g.filterWidth * cin
+        if g.dilationWidth == 1 && ix0 >= 0 && ix0 + g.filterWidth <= g.inputWidth {
+            // The taps of one filter row are contiguous in NHWC.
+            for ky in 0..<g.filterHeight {
+                let iy = iy0 + ky * g.dilationHeight
+                let d = dst + ky * rowBytes
+                if iy >= 0 && iy < g.inputHeight {
+                    FastInt8.copyFlipped(image + (iy * g.inputWidth + ix0) * cin, d, count: rowBytes)
+                } else {
+                    d.update(repeating: padByte, count: rowBytes)
+                }
+            }
+            return
+        }
+        var d = dst
+        for ky in 0..<g.filterHeight {
+            let iy = iy0 + ky * g.dilationHeight
+            let rowInside = iy >= 0 && iy < g.inputHeight
+            for kx in 0..<g.filterWidth {
+                let ix = ix0 + kx * g.dilationWidth
+                if rowInside && ix >= 0 && ix < g.inputWidth {
+                    FastInt8.copyFlipped(image + (iy * g.inputWidth + ix) * cin, d, count: cin)
+                } else {
+                    d.update(repeating: padByte, count: cin)
+                }
+                d += cin
+            }
+        }
+    }
+}
+
+/// Per-thread scratch slices handed into concurrently running closures (slice `i` is used by one
+/// thread only).
+struct UncheckedSlot: @unchecked Sendable {
+    let base: UnsafeMutablePointer<UInt8>
+    let stride: Int
+    let count: Int
+    init(_ base: UnsafeMutablePointer<UInt8>, stride: Int, count: Int) {
+        self.base = base
+        self.stride = stride
+        self.count = count
+    }
+    subscript(i: Int) -> UnsafeMutablePointer<UInt8> { base + i * stride }
+}

@@ -1,0 +1,75 @@
+import TensorCore
+
+/// A 64-byte aligned array that never moves, owned by a prepared kernel (freed with it).
+final class AlignedArray<Element: BitwiseCopyable>: @unchecked Sendable {
+    let count: Int
+    let pointer: UnsafeMutablePointer<Element>
+
+    /// `count` copies of `value`.
+    init(repeating value: Element, count: Int) {
+        self.count = count
+        let bytes = max(count, 1) * MemoryLayout<Element>.stride
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: (bytes + 63) / 64 * 64, alignment: 64)
+            .bindMemory(to: Element.self, capacity: max(count, 1))
+        pointer.initialize(repeating: value, count: max(count, 1))
+    }
+
+    deinit { pointer.deallocate() }
+
+    subscript(i: Int) -> Element {
+        get { pointer[i] }
+        set { pointer[i] = newValue }
+    }
+}
+
+/// Scratch memory carved into 64-byte aligned pieces.
+struct ScratchCarver {
+    private var next: UnsafeMutableRawPointer
+    private let end: UnsafeMutableRawPointer
+
+    /// Bytes a layout needs beyond the sum of its (64-byte rounded) pieces: the alignment of the base.
+    static let slack = 64
+
+    /// The rounded size of one piece.
+    static func bytes<T>(_ count: Int, of _: T.Type) -> Int { (count * MemoryLayout<T>.stride + 63) / 64 * 64 }
+
+    init(_ scratch: UnsafeMutableRawBufferPointer, needs bytes: Int, kernel: String) {
+        precondition(scratch.count >= bytes, "\(kernel).run: scratch has \(scratch.count) bytes, needs \(bytes)")
+        let base = scratch.baseAddress ?? UnsafeMutableRawPointer(bitPattern: 64)!
+        let aligned = (Int(bitPattern: base) + 63) & ~63
+        next = UnsafeMutableRawPointer(bitPattern: aligned) ?? base
+        end = base + scratch.count
+    }
+
+    /// The next `count` elements of `T`.
+    mutating func take<T>(_ count: Int, of _: T.Type) -> UnsafeMutablePointer<T> {
+        let p = next.bindMemory(to: T.self, capacity: max(count, 1))
+        next += Self.bytes(count, of: T.self)
+        precondition(next <= end, "scratch carved past its end")
+        return p
+    }
+}
+
+enum FastInt8 {
+    /// Calls `body(slot, range)` for `threads` contiguous slices of `0..<count` (empty ones skipped),
+    /// on up to `threads` threads, the caller's included. `slot` numbers the slice so each thread owns
+    /// its part of the scratch; slice `t` always runs on the same thread of ``Parallel``'s pool.
+    static func forEachSlice(_ count: Int, threads: Int, _ body: (Int, Range<Int>) -> Void) {
+        let threads = max(1, min(threads, count))
+        if threads == 1 {
+            if count > 0 { body(0, 0..<count) }
+            return
+        }
+        Parallel.run(threads) { t in
+            let lo = count * t / threads, hi = count * (t + 1) / threads
+            if lo < hi { body(t, lo..<hi) }
+        }
+    }
+
+    /// `dst[i] = UInt8(bitPattern: src[i]) ^ 0x80`: int8 values as the unsigned `x + 128` the GEMM reads.
+    @inline(__always)
+    static func copyFlipped(_ src: UnsafePointer<Int8>, _ dst: UnsafeMutablePointer<UInt8>, count: Int) {
+        let s = UnsafeRawPointer(src).assumingMemoryBound(to: UInt8.self)
+        for i in 0..<count { dst[i] = s[i] ^ 0x80 }
+    }
+}

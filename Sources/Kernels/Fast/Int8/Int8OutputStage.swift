@@ -1,0 +1,126 @@
+import CKernels
+
+/// The per-channel constants that turn GEMM accumulators into int8 outputs, and the loop that does it.
+///
+///     x   = acc[n] + offset[n]                          (wrapping; offset = bias - (128 + zp_in) * Σw)
+///     out = clamp(requantize_n(x) + outputZeroPoint, lo, hi)
+///
+/// `.gemmlowpDouble` and `.refFloatFC` run vectorized on AVX-512 / AVX2; every other mode (and the
+/// portable backend) runs ``ChannelRequantizer/requantize(_:outputZeroPoint:activationMin:activationMax:)``
+/// itself, so the outputs are the reference's in every mode.
+final class Int8OutputStage: @unchecked Sendable {
+    enum Arithmetic { case gemmlowp, double, scalar }
+
+    let channels: Int
+    let arithmetic: Arithmetic
+    let backend: SIMDBackend
+    let outputZeroPoint: Int32
+    /// Per-channel arrays, padded to a multiple of 16 (padding: multiplier 0, shifts 0, scale 0).
+    let offsets: AlignedArray<Int32>
+    let multipliers: AlignedArray<Int32>
+    let leftShifts: AlignedArray<Int32>
+    let rightShifts: AlignedArray<Int32>
+    let scales: AlignedArray<Double>
+    /// One requantizer per channel (broadcast expanded), for the scalar path.
+    let requantizers: [ChannelRequantizer]
+
+    /// `offsets[n]` is added to every accumulator of channel `n` before requantizing.
+    init(parameters p: QuantizedConvParameters, channels: Int, offsets: [Int32], backend: SIMDBackend) {
+        precondition(p.requantizers.count == 1 || p.requantizers.count == channels,
+                     "Int8OutputStage: \(p.requantizers.count) requantizers for \(channels) channels")
+        precondition(offsets.count == channels, "Int8OutputStage: \(offsets.count) offsets for \(channels) channels")
+        self.channels = channels
+        self.backend = backend
+        outputZeroPoint = p.outputZeroPoint
+        requantizers = (0..<channels).map { p.requantizer(forChannel: $0) }
+        let padded = max((channels + 15) / 16 * 16, 16)
+        self.offsets = AlignedArray(repeating: 0, count: padded)
+        multipliers = AlignedArray(repeating: 0, count: padded)
+        leftShifts = AlignedArray(repeating: 0, count: padded)
+        rightShifts = AlignedArray(repeating: 0, count: padded)
+        scales = AlignedArray(repeating: 0, count: padded)
+        for n in 0..<channels {
+            let r = requantizers[n]
+            self.offsets[n] = offsets[n]
+            multipliers[n] = r.quantizedMultiplier.multiplier
+            leftShifts[n] = Int32(clamping: max(r.quantizedMultiplier.shift, 0))
+            rightShifts[n] = Int32(clamping: max(-r.quantizedMultiplier.shift, 0))
+            scales[n] = r.doubleScale
+        }
+        let modes = Set(requantizers.map(\.mode))
+        if backend == .portable || modes.count != 1 {
+            arithmetic = .scalar
+        } else if modes.first == .gemmlowpDouble,
+                  requantizers.allSatisfy({ $0.quantizedMultiplier.multiplier >= 0 && $0.quantizedMultiplier.shift >= -31 }) {
+            arithmetic = .gemmlowp
+        } else if modes.first == .refFloatFC {
+            arithmetic = .double
+        } else {
+            arithmetic = .scalar
+        }
+    }
+
+    /// Requantizes channels `channelRange` of `rows` accumulator rows into int8 rows.
+    ///
+    /// `acc` and `out` point at channel 0 of row 0; accumulator rows must be readable up to
+    /// `channelRange.upperBound` rounded up to 16. `lo`/`hi` is the output clamp.
+    func run(acc: UnsafePointer<Int32>, accRowStride: Int, rows: Int, channelRange: Range<Int>,
+             out: UnsafeMutablePointer<Int8>, outRowStride: Int, lo: Int32, hi: Int32) {
+        let n0 = channelRange.lowerBound, count = channelRange.count
+        if rows <= 0 || count <= 0 { return }
+        switch (arithmetic, backend) {
+        case (.gemmlowp, .avx512vnni):
+            qk_requant_gemmlowp_avx512(acc + n0, accRowStride, rows, count, offsets.pointer + n0, multipliers.pointer + n0,
+                                       leftShifts.pointer + n0, rightShifts.pointer + n0, outputZeroPoint, lo, hi,
+                                       out + n0, outRowStride)
+        case (.gemmlowp, .avx2):
+            qk_requant_gemmlowp_avx2(acc + n0, accRowStride, rows, count, offsets.pointer + n0, multipliers.pointer + n0,
+                                     leftShifts.pointer + n0, rightShifts.pointer + n0, outputZeroPoint, lo, hi,
+                                     out + n0, outRowStride)
+        case (.double, .avx512vnni):
+            qk_requant_double_avx512(acc + n0, accRowStride, rows, count, offsets.pointer + n0, scales.pointer + n0,
+                                     outputZeroPoint, lo, hi, out + n0, outRowStride)
+        case (.double, .avx2):
+            qk_requant_double_avx2(acc + n0, accRowStride, rows, count, offsets.pointer + n0, scales.pointer + n0,
+                                   outputZeroPoint, lo, hi, out + n0, outRowStride)
+        default:
+            requantizers.withUnsafeBufferPointer { rq in
+                for r in 0..<rows {
+                    let a = acc + r &* accRowStride, o = out + r &* outRowStride
+                    for n in channelRange {
+                        o[n] = Int8(truncatingIfNeeded: rq[n].requantize(
+                            a[n] &+ offsets[n], outputZeroPoint: outputZeroPoint, activationMin: lo, activationMax: hi))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether `requantize_n` is non-decreasing for every accumulator `acc + offset` with
+    /// `|acc + offset| <= bound[n]` and nothing wraps on the way: then max-pooling the accumulators
+    /// before requantizing gives the same outputs as pooling the int8 outputs.
+    ///
+    /// gemmlowp: `bound * 2^left + 1 + |zp| < 2^31` (no wrap in the left shift or the zero point);
+    /// double: `bound * scale + 1 + |zp| < 2^31` (no out-of-range conversion). Multipliers are >= 0.
+    func isMonotone(forAccumulatorBounds bounds: [Int64]) -> Bool {
+        let limit: Int64 = (1 << 31) - 2 - Int64(outputZeroPoint.magnitude)
+        for n in 0..<channels {
+            let r = requantizers[n], bound = bounds[n]
+            switch r.mode {
+            case .gemmlowpDouble:
+                let left = max(r.quantizedMultiplier.shift, 0)
+                guard r.quantizedMultiplier.multiplier >= 0, left < 31, bound < limit >> Int64(left) else { return false }
+            case .refFloatFC:
+                guard r.doubleScale >= 0, bound < limit, Double(bound) * r.doubleScale < Double(limit) else { return false }
+            default:
+                return false
+            }
+        }
+        return true
+    }
+}
+
+/// The clamp `[min(max(lo1, lo2), hi2), min(max(hi1, lo2), hi2)]`, i.e. `clamp2(clamp1(x))` as one clamp.
+func composedClamp(_ first: ActivationRange<Int32>, then second: ActivationRange<Int32>) -> ActivationRange<Int32> {
+    ActivationRange(min: second.clamp(first.min), max: second.clamp(first.max))
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+@testable import Kernels
+
+/// Timings of the fast int8 kernels on the seed CNN's shapes, per backend and thread count.
+/// Runs only with `QUANTKIT_FAST_BENCH=1` (prints microseconds per call, best of several rounds).
+@Suite("Fast int8 kernel timings", .enabled(if: ProcessInfo.processInfo.environment["QUANTKIT_FAST_BENCH"] == "1"))
+struct FastKernelBenchmarks {
+    /// Best time per call in microseconds over `rounds` rounds of `iterations` calls.
+    static func time(iterations: Int, rounds: Int = 7, _ body: () -> Void) -> Double {
+        var best = Double.infinity
+        for _ in 0..<rounds {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<iterations { body() }
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000 / Double(iterations)
+            best = min(best, elapsed)
+        }
+        return best
+    }
+
+    static func report(_ name: String, _ results: [(String, Double)]) {
+        print("BENCH \(name): " + results.map { "\($0.0) \(String(format: "%.1f", $0.1)) µs" }.joined(separator: ", "))
+    }
+
+    @Test("CONV_2D with fused 2x2/2 max pool: seed conv1 and conv2")
+    func convolutions() {
+        var rng = SplitMix(seed: 9)
+        for (name, size, cin, cout) in [("conv1 28x28x1->64 +pool", 28, 1, 64), ("conv2 14x14x64->128 +pool", 14, 64, 128)] {
+            let g = Conv2DGeometry(batches: 1, inputHeight: size, inputWidth: size, inputChannels: cin, filterHeight: 2,
+                                   filterWidth: 2, outputChannels: cout, padding: .same)
+            let p = FastTest.parameters(channels: cout, perChannel: true, fullyConnected: false, &rng)
+            let filter = FastTest.int8s(g.convFilterCount, &rng, in: -127...127), bias = FastTest.biases(cout, &rng)
+            let input = FastTest.int8s(g.inputCount, &rng)
+            let pool = FastConv2DInt8.FusedMaxPool(filterHeight: 2, filterWidth: 2, strideHeight: 2, strideWidth: 2)
+            var results: [(String, Double)] = []
+            for backend in FastTest.backends {
+                for threads in [1, 2] {
+                    let kernel = filter.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer {
+                        FastConv2DInt8(filter: w, bias: $0, geometry: g, parameters: p, fusedMaxPool: pool, backend: backend)!
+                    } }
+                    var out = [Int8](repeating: 0, count: kernel.outputCount(batches: 1))
+                    let t = FastTest.withScratch(kernel.scratchByteCount(batches: 1, threads: threads)) { scratch in
+                        input.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { y in
+                            Self.time(iterations: backend == .portable ? 20 : 500) {
+                                kernel.run(input: x, output: y, batches: 1, scratch: scratch, threads: threads)
+                            }
+                        } }
+                    }
+                    results.append(("\(backend)/\(threads)t", t))
+                }
+            }
+            var ref = [Int8](repeating: 0, count: g.outputCount)
+            let tRef = input.withUnsafeBufferPointer { x in filter.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer { b in
+                ref.withUnsafeMutableBufferPointer { y in
+                    Self.time(iterations: 3, rounds: 3) {
+                        ReferenceKernels.conv2D(input: x, filter: w, bias: b, output: y, geometry: g, parameters: p)
+                    }
+                } } } }
+            results.append(("reference conv only", tRef))
+            Self.report(name, results)
+        }
+    }
+
+    @Test("FULLY_CONNECTED 6272 -> 256, batch 1 and 16")
+    func fullyConnected() {
+        var rng = SplitMix(seed: 10)
+        let k = 6272, n = 256
+        let weights = FastTest.int8s(k * n, &rng, in: -127...127), bias = FastTest.biases(n, &rng)
+        let p = FastTest.parameters(channels: n, perChannel: true, fullyConnected: true, &rng)
+        for batches in [1, 16] {
+            let g = FullyConnectedGeometry(batches: batches, accumDepth: k, outputDepth: n)
+            let input = FastTest.int8s(batches * k, &rng)
+            var results: [(String, Double)] = []
+            for backend in FastTest.backends {
+                let kernel = weights.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer {
+                    FastFullyConnectedInt8(weights: w, bias: $0, geometry: g, parameters: p, backend: backend)!
+                } }
+                for threads in [1, 2] {
+                    var out = [Int8](repeating: 0, count: batches * n)
+                    let t = FastTest.withScratch(kernel.scratchByteCount(batches: batches, threads: threads)) { scratch in
+                        input.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { y in
+                            Self.time(iterations: backend == .portable ? 3 : 200) {
+                                kernel.run(input: x, output: y, batches: batches, scratch: scratch, threads: threads)
+                            }
+                        } }
+                    }
+                    results.append(("\(backend)/\(threads)t", t))
+                }
+            }
+            Self.report("FC 6272->256 batch \(batches)", results)
+        }
+    }
+}
