@@ -52,6 +52,7 @@ public final class FastConv2DInt8: @unchecked Sendable {
 
     private let stage: Int8OutputStage
     private let depth: Int
+    private let patches: Int8Patches
     private let padByte: UInt8
     private let readsInputDirectly: Bool
     /// Output pixels per GEMM call without a pool.
@@ -78,6 +79,7 @@ public final class FastConv2DInt8: @unchecked Sendable {
         fusedMaxPool = pool
         self.backend = backend
         self.depth = g.filterHeight * g.filterWidth * g.inputChannels
+        patches = Int8Patches(geometry: g)
         let depth = g.filterHeight * g.filterWidth * g.inputChannels
         let packed = PackedInt8Weights(weights: filter, outputCount: g.outputChannels, depth: depth)
         weights = packed
@@ -171,8 +173,7 @@ public final class FastConv2DInt8: @unchecked Sendable {
     private func runUnpooled(_ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, batches: Int, slots: UncheckedSlot) {
         let g = geometry
         let n = g.outputChannels, npad = weights.paddedOutputCount
-        let pixelsPerImage = g.outputHeight * g.outputWidth
-        let total = batches * pixelsPerImage
+        let total = batches * g.outputHeight * g.outputWidth
         let tiles = (total + tilePixels - 1) / tilePixels
         let activation = parameters.activation
         FastInt8.forEachSlice(tiles, threads: slots.count) { slot, range in
@@ -185,17 +186,7 @@ public final class FastConv2DInt8: @unchecked Sendable {
                     Int8GEMM.multiply(a: x + first * depth, rowStride: depth, rows: count, activations: .signed,
                                       weights: weights, blocks: 0..<weights.blockCount, c: c, cRowStride: npad, backend: backend)
                 } else {
-                    var b = first / pixelsPerImage, r = first % pixelsPerImage
-                    var oy = r / g.outputWidth, ox = r % g.outputWidth
-                    for p in 0..<count {
-                        gatherRow(x, image: b, oy: oy, ox: ox, into: a + p * depth)
-                        ox += 1
-                        if ox == g.outputWidth {
-                            ox = 0
-                            oy += 1
-                            if oy == g.outputHeight { oy = 0; b += 1 }
-                        }
-                    }
+                    patches.gatherRows(input: x, first: first, count: count, padByte: padByte, into: a)
                     Int8GEMM.multiply(a: a, rowStride: depth, rows: count, activations: .unsigned,
                                       weights: weights, blocks: 0..<weights.blockCount, c: c, cRowStride: npad, backend: backend)
                 }
@@ -233,9 +224,11 @@ public final class FastConv2DInt8: @unchecked Sendable {
                                       rows: pixels, activations: .signed, weights: weights, blocks: 0..<weights.blockCount,
                                       c: c, cRowStride: npad, backend: backend)
                 } else {
+                    let image = x + b * g.inputHeight * g.inputWidth * g.inputChannels
                     for r in 0..<convRows {
                         for col in 0..<usedWidth {
-                            gatherRow(x, image: b, oy: cy0 + r, ox: col, into: a + (r * usedWidth + col) * depth)
+                            patches.gatherRow(image: image, oy: cy0 + r, ox: col, padByte: padByte,
+                                              into: a + (r * usedWidth + col) * depth)
                         }
                     }
                     Int8GEMM.multiply(a: a, rowStride: depth, rows: pixels, activations: .unsigned, weights: weights,
@@ -282,46 +275,6 @@ public final class FastConv2DInt8: @unchecked Sendable {
                         }
                     }
                 }
-            }
-        }
-    }
-
-    // MARK: - im2col
-
-    /// Writes the patch of output pixel `(oy, ox)` of image `b` as `depth` unsigned bytes (`x + 128`,
-    /// `padByte` outside the image), in the filter's (ky, kx, i) order.
-    @inline(__always)
-    private func gatherRow(_ input: UnsafePointer<Int8>, image b: Int, oy: Int, ox: Int, into dst: UnsafeMutablePointer<UInt8>) {
-        let g = geometry
-        let cin = g.inputChannels
-        let image = input + b * g.inputHeight * g.inputWidth * cin
-        let iy0 = oy * g.strideHeight - g.padTop, ix0 = ox * g.strideWidth - g.padLeft
-        let rowBytes = g.filterWidth * cin
-        if g.dilationWidth == 1 && ix0 >= 0 && ix0 + g.filterWidth <= g.inputWidth {
-            // The taps of one filter row are contiguous in NHWC.
-            for ky in 0..<g.filterHeight {
-                let iy = iy0 + ky * g.dilationHeight
-                let d = dst + ky * rowBytes
-                if iy >= 0 && iy < g.inputHeight {
-                    FastInt8.copyFlipped(image + (iy * g.inputWidth + ix0) * cin, d, count: rowBytes)
-                } else {
-                    d.update(repeating: padByte, count: rowBytes)
-                }
-            }
-            return
-        }
-        var d = dst
-        for ky in 0..<g.filterHeight {
-            let iy = iy0 + ky * g.dilationHeight
-            let rowInside = iy >= 0 && iy < g.inputHeight
-            for kx in 0..<g.filterWidth {
-                let ix = ix0 + kx * g.dilationWidth
-                if rowInside && ix >= 0 && ix < g.inputWidth {
-                    FastInt8.copyFlipped(image + (iy * g.inputWidth + ix) * cin, d, count: cin)
-                } else {
-                    d.update(repeating: padByte, count: cin)
-                }
-                d += cin
             }
         }
     }
