@@ -64,6 +64,46 @@ extension Preparation {
             }) else { return nil }
             return .fastFullyConnected(FastStep(input: operand(x), output: operand(y), kernel: kernel))
 
+        case .conv2D(let p) where type(x) == .int8 && type(op.inputs[1]) == .int8:
+            let w = op.inputs[1]
+            let geometry = convolutionGeometry(j, depthwise: false, padding: p.padding, strides: (p.strideHeight, p.strideWidth),
+                                               dilations: (p.dilationHeight, p.dilationWidth))
+            let parameters = QuantizedConvParameters.convolution(
+                input: affine(x), weightScales: graph.tensors[w].quantization!.scales, output: affine(y),
+                activation: p.fusedActivation, mode: .gemmlowpDouble)
+            var pool: FastConv2DInt8.FusedMaxPool?
+            var out = y
+            if let k = fusedPools[j], case .maxPool2D(let pp) = graph.operators[k].options {
+                out = graph.operators[k].outputs[0]
+                pool = FastConv2DInt8.FusedMaxPool(filterHeight: pp.filterHeight, filterWidth: pp.filterWidth,
+                                                   strideHeight: pp.strideHeight, strideWidth: pp.strideWidth,
+                                                   activation: pp.fusedActivation.int8Range(output: affine(out)))
+            }
+            let filter = try int8Constant(j, w, role: "filter")
+            let biasValues = try bias.map { (b) throws(InterpreterError) in try int32Constant(j, b, role: "bias") }
+            guard let kernel = try fastKernels.kernel(j, { () throws(InterpreterError) -> FastConv2DInt8? in
+                FastConv2DInt8(filter: filter, bias: biasValues, geometry: geometry, parameters: parameters, fusedMaxPool: pool)
+            }) else { return nil }
+            if let k = fusedPools[j] { fusedAway.insert(k) }
+            scratchBytes = max(scratchBytes, kernel.scratchByteCount(batches: batchCapacity, threads: threads))
+            return .fastConv2DInt8(FastStep(input: operand(x), output: operand(out), kernel: kernel))
+
+        case .fullyConnected(let p) where type(x) == .int8 && type(op.inputs[1]) == .int8:
+            let w = op.inputs[1]
+            let k = graph.tensors[w].shape[1], units = graph.tensors[w].shape[0]
+            let geometry = FullyConnectedGeometry(batches: (graph.tensors[x].elementCount ?? 0) / k, accumDepth: k, outputDepth: units)
+            let q = graph.tensors[w].quantization!
+            let parameters = QuantizedConvParameters.fullyConnected(
+                input: affine(x), weightScales: q.scales, weightZeroPoint: Int32(q.zeroPoints[0]),
+                output: affine(y), activation: p.fusedActivation)
+            let weights = try int8Constant(j, w, role: "weights")
+            let biasValues = try bias.map { (b) throws(InterpreterError) in try int32Constant(j, b, role: "bias") }
+            guard let kernel = try fastKernels.kernel(j, { () throws(InterpreterError) -> FastFullyConnectedInt8? in
+                FastFullyConnectedInt8(weights: weights, bias: biasValues, geometry: geometry, parameters: parameters)
+            }) else { return nil }
+            scratchBytes = max(scratchBytes, kernel.scratchByteCount(batches: geometry.batches * batchCapacity, threads: threads))
+            return .fastFullyConnectedInt8(FastStep(input: operand(x), output: operand(y), kernel: kernel))
+
         case .maxPool2D, .averagePool2D:
             guard case .some(let reference) = try? compileOperator(j, op, scratchBytes: &scratchBytes) else { return nil }
             switch reference {

@@ -127,6 +127,8 @@ struct ExecutionContext {
 enum StepKernel {
     case fastConv2D(FastStep<FastFloatConv2D>)
     case fastFullyConnected(FastStep<FastFloatFullyConnected>)
+    case fastConv2DInt8(FastStep<FastConv2DInt8>)
+    case fastFullyConnectedInt8(FastStep<FastFullyConnectedInt8>)
     case fastMaxPool2D(PoolStep<ActivationRange<Float>>)
     case fastMaxPool2DInt8(PoolStep<ActivationRange<Int32>>)
     case fastAveragePool2D(PoolStep<ActivationRange<Float>>)
@@ -181,6 +183,12 @@ extension Replica {
         case .fastConv2D(let s):
             s.kernel.run(input: s.input.buffer(Float.self, n), output: s.output.mutable(Float.self, n), batches: n,
                          scratch: context.scratch, threads: context.threads)
+        case .fastConv2DInt8(let s):
+            s.kernel.run(input: s.input.buffer(Int8.self, n), output: s.output.mutable(Int8.self, n), batches: n,
+                         scratch: context.scratch, threads: context.threads)
+        case .fastFullyConnectedInt8(let s):
+            s.kernel.run(input: s.input.buffer(Int8.self, n), output: s.output.mutable(Int8.self, n),
+                         batches: s.kernel.geometry.batches &* n, scratch: context.scratch, threads: context.threads)
         case .fastFullyConnected(let s):
             let g = s.kernel.geometry
             s.kernel.run(input: s.input.buffer(Float.self, n), output: s.output.mutable(Float.self, n), rows: g.batches &* n,
