@@ -4,7 +4,7 @@ import Testing
 
 /// Timings of the fast int8 kernels on the seed CNN's shapes, per backend and thread count.
 /// Runs only with `QUANTKIT_FAST_BENCH=1` (prints microseconds per call, best of several rounds).
-@Suite("Fast int8 kernel timings", .enabled(if: ProcessInfo.processInfo.environment["QUANTKIT_FAST_BENCH"] == "1"))
+@Suite("Fast int8 kernel timings", .serialized, .enabled(if: ProcessInfo.processInfo.environment["QUANTKIT_FAST_BENCH"] == "1"))
 struct FastKernelBenchmarks {
     /// Best time per call in microseconds over `rounds` rounds of `iterations` calls.
     static func time(iterations: Int, rounds: Int = 7, _ body: () -> Void) -> Double {
@@ -16,6 +16,12 @@ struct FastKernelBenchmarks {
             best = min(best, elapsed)
         }
         return best
+    }
+
+    /// The backends to time: all supported ones, or the one named by `QUANTKIT_FAST_BENCH_BACKEND`.
+    static var backends: [SIMDBackend] {
+        let only = ProcessInfo.processInfo.environment["QUANTKIT_FAST_BENCH_BACKEND"]
+        return FastTest.backends.filter { only == nil || $0.rawValue == only }
     }
 
     static func report(_ name: String, _ results: [(String, Double)]) {
@@ -33,7 +39,7 @@ struct FastKernelBenchmarks {
             let input = FastTest.int8s(g.inputCount, &rng)
             let pool = FastConv2DInt8.FusedMaxPool(filterHeight: 2, filterWidth: 2, strideHeight: 2, strideWidth: 2)
             var results: [(String, Double)] = []
-            for backend in FastTest.backends {
+            for backend in Self.backends {
                 for threads in [1, 2] {
                     let kernel = filter.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer {
                         FastConv2DInt8(filter: w, bias: $0, geometry: g, parameters: p, fusedMaxPool: pool, backend: backend)!
@@ -71,7 +77,7 @@ struct FastKernelBenchmarks {
             let g = FullyConnectedGeometry(batches: batches, accumDepth: k, outputDepth: n)
             let input = FastTest.int8s(batches * k, &rng)
             var results: [(String, Double)] = []
-            for backend in FastTest.backends {
+            for backend in Self.backends {
                 let kernel = weights.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer {
                     FastFullyConnectedInt8(weights: w, bias: $0, geometry: g, parameters: p, backend: backend)!
                 } }

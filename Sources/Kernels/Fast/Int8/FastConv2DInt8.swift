@@ -174,6 +174,8 @@ public final class FastConv2DInt8: @unchecked Sendable {
         let g = geometry
         let n = g.outputChannels, npad = weights.paddedOutputCount
         let total = batches * g.outputHeight * g.outputWidth
+        // At least one tile per thread (smaller tiles fit in the same scratch).
+        let tilePixels = min(self.tilePixels, max(4, (total + slots.count - 1) / slots.count))
         let tiles = (total + tilePixels - 1) / tilePixels
         let activation = parameters.activation
         FastInt8.forEachSlice(tiles, threads: slots.count) { slot, range in
@@ -202,6 +204,9 @@ public final class FastConv2DInt8: @unchecked Sendable {
         guard let pool = fusedMaxPool, outputHeight > 0, outputWidth > 0 else { return }
         let g = geometry
         let n = g.outputChannels, npad = weights.paddedOutputCount
+        // At least one band per thread (smaller bands fit in the same scratch).
+        let bandsPerImageNeeded = (slots.count + batches - 1) / batches
+        let bandRows = min(self.bandRows, max(1, (outputHeight + bandsPerImageNeeded - 1) / bandsPerImageNeeded))
         let bandsPerImage = (outputHeight + bandRows - 1) / bandRows
         let units = batches * bandsPerImage
         let direct = readsInputDirectly && usedWidth == g.outputWidth

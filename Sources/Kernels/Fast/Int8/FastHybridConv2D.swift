@@ -68,6 +68,7 @@ public final class FastHybridConv2D: @unchecked Sendable {
         let q = carver.take(imageSize, of: Int8.self)
         let slots = UncheckedSlot(carver.take(threads * slotBytes, of: UInt8.self), stride: slotBytes, count: threads)
         let activation = p.activation.floatRange
+        let tilePixels = min(self.tilePixels, max(4, (pixels + threads - 1) / threads))
         let tiles = (pixels + tilePixels - 1) / tilePixels
         for b in 0..<batches {
             let image = UnsafeBufferPointer(start: x + b * imageSize, count: imageSize)
