@@ -37,84 +37,78 @@ extension Preparation {
 
     /// The fast kernel for operator `j`, or nil when the fast set has none for it (the reference
     /// kernel then runs it: the fast set is the reference set with faster kernels where they exist).
+    ///
+    /// The reference compilation supplies the operands, geometry and kernel parameters, so both sets
+    /// read the model the same way; the fast kernel objects are made once and shared by all replicas.
     mutating func compileFast(_ j: Int, _ op: GraphOperator, scratchBytes: inout Int) throws(InterpreterError) -> StepKernel? {
-        let x = op.inputs[0], y = op.outputs[0]
-        let bias: Int? = op.inputs.count > 2 && op.inputs[2] >= 0 ? op.inputs[2] : nil
+        var referenceScratch = 0
+        let reference = try compileOperator(j, op, scratchBytes: &referenceScratch)
         let threads = max(1, options.threadCount)
-        switch op.options {
-        case .conv2D(let p) where type(x) == .float32 && type(op.inputs[1]) == .float32:
-            let geometry = convolutionGeometry(j, depthwise: false, padding: p.padding, strides: (p.strideHeight, p.strideWidth),
-                                               dilations: (p.dilationHeight, p.dilationWidth))
-            let filter = try floatConstant(j, op.inputs[1], role: "filter")
-            let biasValues = try bias.map { (b) throws(InterpreterError) in try floatConstant(j, b, role: "bias") }
-            guard let kernel = try fastKernels.kernel(j, { () throws(InterpreterError) -> FastFloatConv2D? in
-                FastFloatConv2D(filter: filter, bias: biasValues, geometry: geometry, activation: p.fusedActivation.floatRange)
-            }) else { return nil }
-            scratchBytes = max(scratchBytes, kernel.scratchByteCount(threads: threads))
-            return .fastConv2D(FastStep(input: operand(x), output: operand(y), kernel: kernel))
+        let capacity = batchCapacity
+        let cache = fastKernels
 
-        case .fullyConnected(let p) where type(x) == .float32 && type(op.inputs[1]) == .float32:
-            let w = op.inputs[1]
-            let k = graph.tensors[w].shape[1], units = graph.tensors[w].shape[0]
-            let geometry = FullyConnectedGeometry(batches: (graph.tensors[x].elementCount ?? 0) / k, accumDepth: k, outputDepth: units)
-            let weights = try floatConstant(j, w, role: "weights")
-            let biasValues = try bias.map { (b) throws(InterpreterError) in try floatConstant(j, b, role: "bias") }
-            guard let kernel = try fastKernels.kernel(j, { () throws(InterpreterError) -> FastFloatFullyConnected? in
-                FastFloatFullyConnected(weights: weights, bias: biasValues, geometry: geometry, activation: p.fusedActivation.floatRange)
-            }) else { return nil }
-            return .fastFullyConnected(FastStep(input: operand(x), output: operand(y), kernel: kernel))
+        /// The kernel of operator `j` (made once), with its scratch need recorded.
+        func shared<K: AnyObject>(_ make: () -> K?, scratch: (K) -> Int) throws(InterpreterError) -> K? {
+            guard let k = try cache.kernel(j, { () throws(InterpreterError) -> K? in make() }) else { return nil }
+            scratchBytes = max(scratchBytes, scratch(k))
+            return k
+        }
 
-        case .conv2D(let p) where type(x) == .int8 && type(op.inputs[1]) == .int8:
-            let w = op.inputs[1]
-            let geometry = convolutionGeometry(j, depthwise: false, padding: p.padding, strides: (p.strideHeight, p.strideWidth),
-                                               dilations: (p.dilationHeight, p.dilationWidth))
-            let parameters = QuantizedConvParameters.convolution(
-                input: affine(x), weightScales: graph.tensors[w].quantization!.scales, output: affine(y),
-                activation: p.fusedActivation, mode: .gemmlowpDouble)
+        switch reference {
+        case .conv2D(let s):
+            guard let k = try shared({ FastFloatConv2D(filter: s.filter, bias: s.bias, geometry: s.geometry, activation: s.parameters) },
+                                     scratch: { $0.scratchByteCount(threads: threads) }) else { return nil }
+            return .fastConv2D(FastStep(input: s.input, output: s.output, kernel: k))
+
+        case .conv2DInt8(let s):
             var pool: FastConv2DInt8.FusedMaxPool?
-            var out = y
-            if let k = fusedPools[j], case .maxPool2D(let pp) = graph.operators[k].options {
-                out = graph.operators[k].outputs[0]
-                pool = FastConv2DInt8.FusedMaxPool(filterHeight: pp.filterHeight, filterWidth: pp.filterWidth,
-                                                   strideHeight: pp.strideHeight, strideWidth: pp.strideWidth,
-                                                   activation: pp.fusedActivation.int8Range(output: affine(out)))
+            var output = s.output
+            if let p = fusedPools[j], case .maxPool2D(let options) = graph.operators[p].options {
+                let pooled = graph.operators[p].outputs[0]
+                output = operand(pooled)
+                pool = FastConv2DInt8.FusedMaxPool(filterHeight: options.filterHeight, filterWidth: options.filterWidth,
+                                                   strideHeight: options.strideHeight, strideWidth: options.strideWidth,
+                                                   activation: options.fusedActivation.int8Range(output: affine(pooled)))
             }
-            let filter = try int8Constant(j, w, role: "filter")
-            let biasValues = try bias.map { (b) throws(InterpreterError) in try int32Constant(j, b, role: "bias") }
-            guard let kernel = try fastKernels.kernel(j, { () throws(InterpreterError) -> FastConv2DInt8? in
-                FastConv2DInt8(filter: filter, bias: biasValues, geometry: geometry, parameters: parameters, fusedMaxPool: pool)
-            }) else { return nil }
-            if let k = fusedPools[j] { fusedAway.insert(k) }
-            scratchBytes = max(scratchBytes, kernel.scratchByteCount(batches: batchCapacity, threads: threads))
-            return .fastConv2DInt8(FastStep(input: operand(x), output: operand(out), kernel: kernel))
+            guard let k = try shared({ FastConv2DInt8(filter: s.filter, bias: s.bias, geometry: s.geometry, parameters: s.parameters,
+                                                      fusedMaxPool: pool) },
+                                     scratch: { $0.scratchByteCount(batches: capacity, threads: threads) }) else { return nil }
+            if let p = fusedPools[j], k.fusedMaxPool != nil { fusedAway.insert(p) } else { output = s.output }
+            return .fastConv2DInt8(FastStep(input: s.input, output: output, kernel: k))
 
-        case .fullyConnected(let p) where type(x) == .int8 && type(op.inputs[1]) == .int8:
-            let w = op.inputs[1]
-            let k = graph.tensors[w].shape[1], units = graph.tensors[w].shape[0]
-            let geometry = FullyConnectedGeometry(batches: (graph.tensors[x].elementCount ?? 0) / k, accumDepth: k, outputDepth: units)
-            let q = graph.tensors[w].quantization!
-            let parameters = QuantizedConvParameters.fullyConnected(
-                input: affine(x), weightScales: q.scales, weightZeroPoint: Int32(q.zeroPoints[0]),
-                output: affine(y), activation: p.fusedActivation)
-            let weights = try int8Constant(j, w, role: "weights")
-            let biasValues = try bias.map { (b) throws(InterpreterError) in try int32Constant(j, b, role: "bias") }
-            guard let kernel = try fastKernels.kernel(j, { () throws(InterpreterError) -> FastFullyConnectedInt8? in
-                FastFullyConnectedInt8(weights: weights, bias: biasValues, geometry: geometry, parameters: parameters)
-            }) else { return nil }
-            scratchBytes = max(scratchBytes, kernel.scratchByteCount(batches: geometry.batches * batchCapacity, threads: threads))
-            return .fastFullyConnectedInt8(FastStep(input: operand(x), output: operand(y), kernel: kernel))
+        case .conv2DHybrid(let s):
+            guard let k = try shared({ FastHybridConv2D(filter: s.filter, bias: s.bias, geometry: s.geometry, parameters: s.parameters) },
+                                     scratch: { $0.scratchByteCount(batches: capacity, threads: threads) }) else { return nil }
+            return .fastConv2DHybrid(FastStep(input: s.input, output: s.output, kernel: k))
 
-        case .maxPool2D, .averagePool2D:
-            guard case .some(let reference) = try? compileOperator(j, op, scratchBytes: &scratchBytes) else { return nil }
-            switch reference {
-            case .maxPool2D(let s): return .fastMaxPool2D(s)
-            case .maxPool2DInt8(let s): return .fastMaxPool2DInt8(s)
-            case .averagePool2D(let s): return .fastAveragePool2D(s)
-            case .averagePool2DInt8(let s):
-                scratchBytes = max(scratchBytes, s.geometry.inputChannels * MemoryLayout<Int32>.stride)
-                return .fastAveragePool2DInt8(s)
-            default: return nil
-            }
+        case .depthwiseConv2DInt8(let s):
+            guard let k = try shared({ FastDepthwiseConv2DInt8(filter: s.filter, bias: s.bias, geometry: s.geometry, parameters: s.parameters) },
+                                     scratch: { $0.scratchByteCount(batches: capacity, threads: threads) }) else { return nil }
+            return .fastDepthwiseConv2DInt8(FastStep(input: s.input, output: s.output, kernel: k))
+
+        case .fullyConnected(let s):
+            guard let k = try shared({ FastFloatFullyConnected(weights: s.weights, bias: s.bias, geometry: s.geometry, activation: s.parameters) },
+                                     scratch: { _ in 0 }) else { return nil }
+            return .fastFullyConnected(FastStep(input: s.input, output: s.output, kernel: k))
+
+        case .fullyConnectedInt8(let s):
+            let rows = s.geometry.batches * capacity
+            guard let k = try shared({ FastFullyConnectedInt8(weights: s.weights, bias: s.bias, geometry: s.geometry, parameters: s.parameters) },
+                                     scratch: { $0.scratchByteCount(batches: rows, threads: threads) }) else { return nil }
+            return .fastFullyConnectedInt8(FastStep(input: s.input, output: s.output, kernel: k))
+
+        case .fullyConnectedHybrid(let s):
+            let rows = s.geometry.batches * capacity
+            guard let k = try shared({ FastHybridFullyConnected(weights: s.weights, bias: s.bias, geometry: s.geometry, parameters: s.parameters) },
+                                     scratch: { $0.scratchByteCount(batches: rows, threads: threads) }) else { return nil }
+            return .fastFullyConnectedHybrid(FastStep(input: s.input, output: s.output, kernel: k))
+
+        case .maxPool2D(let s): return .fastMaxPool2D(s)
+        case .maxPool2DInt8(let s): return .fastMaxPool2DInt8(s)
+        case .averagePool2D(let s): return .fastAveragePool2D(s)
+        case .averagePool2DInt8(let s):
+            scratchBytes = max(scratchBytes, s.geometry.inputChannels * MemoryLayout<Int32>.stride)
+            return .fastAveragePool2DInt8(s)
 
         default:
             return nil

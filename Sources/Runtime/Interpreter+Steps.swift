@@ -129,6 +129,9 @@ enum StepKernel {
     case fastFullyConnected(FastStep<FastFloatFullyConnected>)
     case fastConv2DInt8(FastStep<FastConv2DInt8>)
     case fastFullyConnectedInt8(FastStep<FastFullyConnectedInt8>)
+    case fastConv2DHybrid(FastStep<FastHybridConv2D>)
+    case fastDepthwiseConv2DInt8(FastStep<FastDepthwiseConv2DInt8>)
+    case fastFullyConnectedHybrid(FastStep<FastHybridFullyConnected>)
     case fastMaxPool2D(PoolStep<ActivationRange<Float>>)
     case fastMaxPool2DInt8(PoolStep<ActivationRange<Int32>>)
     case fastAveragePool2D(PoolStep<ActivationRange<Float>>)
@@ -188,6 +191,15 @@ extension Replica {
                          scratch: context.scratch, threads: context.threads)
         case .fastFullyConnectedInt8(let s):
             s.kernel.run(input: s.input.buffer(Int8.self, n), output: s.output.mutable(Int8.self, n),
+                         batches: s.kernel.geometry.batches &* n, scratch: context.scratch, threads: context.threads)
+        case .fastConv2DHybrid(let s):
+            s.kernel.run(input: s.input.buffer(Float.self, n), output: s.output.mutable(Float.self, n), batches: n,
+                         scratch: context.scratch, threads: context.threads)
+        case .fastDepthwiseConv2DInt8(let s):
+            s.kernel.run(input: s.input.buffer(Int8.self, n), output: s.output.mutable(Int8.self, n), batches: n,
+                         scratch: context.scratch, threads: context.threads)
+        case .fastFullyConnectedHybrid(let s):
+            s.kernel.run(input: s.input.buffer(Float.self, n), output: s.output.mutable(Float.self, n),
                          batches: s.kernel.geometry.batches &* n, scratch: context.scratch, threads: context.threads)
         case .fastFullyConnected(let s):
             let g = s.kernel.geometry
