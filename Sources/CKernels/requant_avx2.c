@@ -19,6 +19,13 @@ QK_INLINE QK_AVX2 __m256i qk_gemmlowp_256(__m256i x, __m256i m, __m256i right) {
     return _mm256_sub_epi32(result, _mm256_cmpgt_epi32(remainder, threshold));
 }
 
+/// The per-lane maximum of the accumulator rows at `row + window[w]`.
+QK_INLINE QK_AVX2 __m256i qk_window_max_256(const int32_t *row, const ptrdiff_t *window, size_t count) {
+    __m256i a = _mm256_loadu_si256((const __m256i *)(row + window[0]));
+    for (size_t w = 1; w < count; w++) a = _mm256_max_epi32(a, _mm256_loadu_si256((const __m256i *)(row + window[w])));
+    return a;
+}
+
 /// Zero point (wrapping), clamp, and store `count` (<= 16) int8 values from two 8-lane halves.
 QK_INLINE QK_AVX2 void qk_store_256(__m256i y0, __m256i y1, __m256i zp, __m256i lo, __m256i hi,
                                     int8_t *out, size_t count) {
@@ -36,6 +43,7 @@ QK_INLINE QK_AVX2 void qk_store_256(__m256i y0, __m256i y1, __m256i zp, __m256i 
 }
 
 QK_AVX2 void qk_requant_gemmlowp_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                                const ptrdiff_t *window, size_t window_count,
                                       const int32_t *offset, const int32_t *multiplier,
                                       const int32_t *left_shift, const int32_t *right_shift,
                                       int32_t zero_point, int32_t lo, int32_t hi,
@@ -48,7 +56,7 @@ QK_AVX2 void qk_requant_gemmlowp_avx2(const int32_t *acc, ptrdiff_t acc_stride, 
             __m256i y[2];
             for (int h = 0; h < 2; h++) {
                 const size_t i = j + 8 * h;
-                __m256i x = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(row + i)),
+                __m256i x = _mm256_add_epi32(qk_window_max_256(row + i, window, window_count),
                                              _mm256_loadu_si256((const __m256i *)(offset + i)));
                 x = _mm256_sllv_epi32(x, _mm256_loadu_si256((const __m256i *)(left_shift + i)));
                 y[h] = qk_gemmlowp_256(x, _mm256_loadu_si256((const __m256i *)(multiplier + i)),
@@ -71,6 +79,7 @@ QK_INLINE QK_AVX2 __m128i qk_scale_double_256(__m128i x, __m256d s) {
 }
 
 QK_AVX2 void qk_requant_double_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                                const ptrdiff_t *window, size_t window_count,
                                     const int32_t *offset, const double *scale,
                                     int32_t zero_point, int32_t lo, int32_t hi,
                                     int8_t *out, ptrdiff_t out_stride) {
@@ -82,7 +91,7 @@ QK_AVX2 void qk_requant_double_avx2(const int32_t *acc, ptrdiff_t acc_stride, si
             __m256i y[2];
             for (int h = 0; h < 2; h++) {
                 const size_t i = j + 8 * h;
-                __m256i x = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(row + i)),
+                __m256i x = _mm256_add_epi32(qk_window_max_256(row + i, window, window_count),
                                              _mm256_loadu_si256((const __m256i *)(offset + i)));
                 __m128i lo4 = qk_scale_double_256(_mm256_castsi256_si128(x), _mm256_loadu_pd(scale + i));
                 __m128i hi4 = qk_scale_double_256(_mm256_extracti128_si256(x, 1), _mm256_loadu_pd(scale + i + 4));
@@ -95,11 +104,13 @@ QK_AVX2 void qk_requant_double_avx2(const int32_t *acc, ptrdiff_t acc_stride, si
 
 #else
 void qk_requant_gemmlowp_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                                const ptrdiff_t *window, size_t window_count,
                               const int32_t *offset, const int32_t *multiplier,
                               const int32_t *left_shift, const int32_t *right_shift,
                               int32_t zero_point, int32_t lo, int32_t hi,
                               int8_t *out, ptrdiff_t out_stride) { __builtin_trap(); }
 void qk_requant_double_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                                const ptrdiff_t *window, size_t window_count,
                             const int32_t *offset, const double *scale,
                             int32_t zero_point, int32_t lo, int32_t hi,
                             int8_t *out, ptrdiff_t out_stride) { __builtin_trap(); }

@@ -24,6 +24,13 @@ QK_INLINE QK_AVX512 __m512i qk_gemmlowp_512(__m512i x, __m512i m, __m512i right)
     return _mm512_mask_add_epi32(result, up, result, one);
 }
 
+/// The per-lane maximum of the accumulator rows at `row + window[w]`.
+QK_INLINE QK_AVX512 __m512i qk_window_max_512(const int32_t *row, const ptrdiff_t *window, size_t count) {
+    __m512i a = _mm512_loadu_si512((const void *)(row + window[0]));
+    for (size_t w = 1; w < count; w++) a = _mm512_max_epi32(a, _mm512_loadu_si512((const void *)(row + window[w])));
+    return a;
+}
+
 /// Adds the zero point (wrapping), clamps and stores `count` (<= 16) int8 values.
 QK_INLINE QK_AVX512 void qk_store_512(__m512i y, __m512i zp, __m512i lo, __m512i hi, int8_t *out, size_t count) {
     y = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y, zp), lo), hi);
@@ -33,6 +40,7 @@ QK_INLINE QK_AVX512 void qk_store_512(__m512i y, __m512i zp, __m512i lo, __m512i
 }
 
 QK_AVX512 void qk_requant_gemmlowp_avx512(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                                const ptrdiff_t *window, size_t window_count,
                                           const int32_t *offset, const int32_t *multiplier,
                                           const int32_t *left_shift, const int32_t *right_shift,
                                           int32_t zero_point, int32_t lo, int32_t hi,
@@ -42,7 +50,7 @@ QK_AVX512 void qk_requant_gemmlowp_avx512(const int32_t *acc, ptrdiff_t acc_stri
         const int32_t *row = acc + r * acc_stride;
         int8_t *dst = out + r * out_stride;
         for (size_t j = 0; j < n; j += 16) {
-            __m512i x = _mm512_add_epi32(_mm512_loadu_si512((const void *)(row + j)),
+            __m512i x = _mm512_add_epi32(qk_window_max_512(row + j, window, window_count),
                                          _mm512_loadu_si512((const void *)(offset + j)));
             x = _mm512_sllv_epi32(x, _mm512_loadu_si512((const void *)(left_shift + j)));
             __m512i y = qk_gemmlowp_512(x, _mm512_loadu_si512((const void *)(multiplier + j)),
@@ -66,6 +74,7 @@ QK_INLINE QK_AVX512 __m256i qk_scale_double_512(__m256i x, __m512d s) {
 }
 
 QK_AVX512 void qk_requant_double_avx512(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                                const ptrdiff_t *window, size_t window_count,
                                         const int32_t *offset, const double *scale,
                                         int32_t zero_point, int32_t lo, int32_t hi,
                                         int8_t *out, ptrdiff_t out_stride) {
@@ -74,7 +83,7 @@ QK_AVX512 void qk_requant_double_avx512(const int32_t *acc, ptrdiff_t acc_stride
         const int32_t *row = acc + r * acc_stride;
         int8_t *dst = out + r * out_stride;
         for (size_t j = 0; j < n; j += 16) {
-            __m512i x = _mm512_add_epi32(_mm512_loadu_si512((const void *)(row + j)),
+            __m512i x = _mm512_add_epi32(qk_window_max_512(row + j, window, window_count),
                                          _mm512_loadu_si512((const void *)(offset + j)));
             __m256i y0 = qk_scale_double_512(_mm512_castsi512_si256(x), _mm512_loadu_pd(scale + j));
             __m256i y1 = qk_scale_double_512(_mm512_extracti64x4_epi64(x, 1), _mm512_loadu_pd(scale + j + 8));
@@ -86,11 +95,13 @@ QK_AVX512 void qk_requant_double_avx512(const int32_t *acc, ptrdiff_t acc_stride
 
 #else
 void qk_requant_gemmlowp_avx512(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                                const ptrdiff_t *window, size_t window_count,
                                 const int32_t *offset, const int32_t *multiplier,
                                 const int32_t *left_shift, const int32_t *right_shift,
                                 int32_t zero_point, int32_t lo, int32_t hi,
                                 int8_t *out, ptrdiff_t out_stride) { __builtin_trap(); }
 void qk_requant_double_avx512(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                                const ptrdiff_t *window, size_t window_count,
                               const int32_t *offset, const double *scale,
                               int32_t zero_point, int32_t lo, int32_t hi,
                               int8_t *out, ptrdiff_t out_stride) { __builtin_trap(); }

@@ -51,12 +51,16 @@ void qk_gemm_u8s8_avx2(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint
 //
 // For each of `rows` rows and each channel n < `n`:
 //
-//   x   = acc[r * acc_stride + n] + offset[n]                       (wrapping)
+//   a   = max over w < window_count of acc[r * acc_stride + window[w] + n]
+//   x   = a + offset[n]                                             (wrapping)
 //   y   = scale_n(x)                                                (the mode below)
 //   out[r * out_stride + n] = (int8) min(max(y + zero_point, lo), hi)   (the addition wraps)
 //
-// Per-channel arrays and accumulator rows must be readable up to n rounded up to 16; exactly `n`
-// outputs are written per row.
+// `window` lists int32 offsets (from the row start) of the accumulator rows whose per-channel maximum
+// is requantized: {0} with window_count 1 requantizes each row; the rows of a max-pool window fuse a
+// MAX_POOL_2D (valid when requantization is monotone over the accumulators' range, which the caller
+// checks). Per-channel arrays and accumulator rows must be readable up to n rounded up to 16; exactly
+// `n` outputs are written per row.
 
 /// gemmlowp double rounding, `MultiplyByQuantizedMultiplier`: with L = max(shift, 0), R = max(-shift, 0)
 ///
@@ -65,11 +69,13 @@ void qk_gemm_u8s8_avx2(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint
 /// `left_shift[n]` = L, `right_shift[n]` = R. Multipliers are non-negative (never INT32_MIN), so the
 /// saturating case of the high multiply cannot occur.
 void qk_requant_gemmlowp_avx512(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                                const ptrdiff_t *window, size_t window_count,
                                 const int32_t *offset, const int32_t *multiplier,
                                 const int32_t *left_shift, const int32_t *right_shift,
                                 int32_t zero_point, int32_t lo, int32_t hi,
                                 int8_t *out, ptrdiff_t out_stride);
 void qk_requant_gemmlowp_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                              const ptrdiff_t *window, size_t window_count,
                               const int32_t *offset, const int32_t *multiplier,
                               const int32_t *left_shift, const int32_t *right_shift,
                               int32_t zero_point, int32_t lo, int32_t hi,
@@ -78,10 +84,12 @@ void qk_requant_gemmlowp_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t r
 /// The reference FULLY_CONNECTED: y = (int32_t) round_half_away((double) x * scale[n]), where a
 /// rounded value outside int32 gives INT32_MIN (x86's conversion result, as the C++ cast does).
 void qk_requant_double_avx512(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                              const ptrdiff_t *window, size_t window_count,
                               const int32_t *offset, const double *scale,
                               int32_t zero_point, int32_t lo, int32_t hi,
                               int8_t *out, ptrdiff_t out_stride);
 void qk_requant_double_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                            const ptrdiff_t *window, size_t window_count,
                             const int32_t *offset, const double *scale,
                             int32_t zero_point, int32_t lo, int32_t hi,
                             int8_t *out, ptrdiff_t out_stride);

@@ -48,7 +48,10 @@ public final class FastConv2DInt8: @unchecked Sendable {
     public let outputHeight: Int
     public let outputWidth: Int
     /// Whether the fused pool runs on int32 accumulators (see the type's documentation).
-    public let poolsAccumulators: Bool
+    public var poolsAccumulators: Bool { poolWindow != nil }
+    /// Offsets (int32 elements) of a pool window's accumulator rows from its first, when pooling
+    /// before requantizing.
+    private let poolWindow: AlignedArray<Int>?
 
     private let stage: Int8OutputStage
     private let depth: Int
@@ -98,7 +101,8 @@ public final class FastConv2DInt8: @unchecked Sendable {
             let cols = PaddedWindow(inputSize: g.outputWidth, filterSize: pool.filterWidth, stride: pool.strideWidth, padding: .valid)
             outputHeight = g.outputHeight >= pool.filterHeight ? rows.outputSize : 0
             outputWidth = g.outputWidth >= pool.filterWidth ? cols.outputSize : 0
-            usedWidth = outputWidth == 0 ? 0 : (outputWidth - 1) * pool.strideWidth + pool.filterWidth
+            let used = outputWidth == 0 ? 0 : (outputWidth - 1) * pool.strideWidth + pool.filterWidth
+            usedWidth = used
             let rowPixels = max(1, pool.strideHeight * usedWidth)
             bandRows = max(1, min(outputHeight, 256 / rowPixels))
             // Accumulator bounds: |Σ (x - zp) w| <= max|x - zp| * Σ|w|, plus |bias|.
@@ -108,14 +112,24 @@ public final class FastConv2DInt8: @unchecked Sendable {
                 for k in 0..<depth { s += Int64(filter[o * depth + k].magnitude) }
                 return s * maxInput + Int64(bias?[o].magnitude ?? 0)
             }
-            poolsAccumulators = p.activation.min <= p.activation.max && pool.activation.min <= pool.activation.max
-                && stage.isMonotone(forAccumulatorBounds: bounds)
+            if p.activation.min <= p.activation.max && pool.activation.min <= pool.activation.max
+                && stage.isMonotone(forAccumulatorBounds: bounds) {
+                let window = AlignedArray<Int>(repeating: 0, count: pool.filterHeight * pool.filterWidth)
+                for fy in 0..<pool.filterHeight {
+                    for fx in 0..<pool.filterWidth {
+                        window[fy * pool.filterWidth + fx] = (fy * used + fx) * packed.paddedOutputCount
+                    }
+                }
+                poolWindow = window
+            } else {
+                poolWindow = nil
+            }
         } else {
             outputHeight = g.outputHeight
             outputWidth = g.outputWidth
             usedWidth = 0
             bandRows = 0
-            poolsAccumulators = false
+            poolWindow = nil
         }
     }
 
@@ -141,8 +155,7 @@ public final class FastConv2DInt8: @unchecked Sendable {
             return ScratchCarver.bytes(readsInputDirectly ? 0 : tilePixels * depth, of: UInt8.self)
                 + ScratchCarver.bytes(tilePixels * npad, of: Int32.self)
         }
-        let pooled = poolsAccumulators ? ScratchCarver.bytes(outputWidth * npad, of: Int32.self)
-                                       : ScratchCarver.bytes(bandPixels * geometry.outputChannels, of: Int8.self)
+        let pooled = poolsAccumulators ? 0 : ScratchCarver.bytes(bandPixels * geometry.outputChannels, of: Int8.self)
         return ScratchCarver.bytes(bandPixels * depth, of: UInt8.self) + ScratchCarver.bytes(bandPixels * npad, of: Int32.self) + pooled
     }
 
@@ -239,25 +252,13 @@ public final class FastConv2DInt8: @unchecked Sendable {
                     Int8GEMM.multiply(a: a, rowStride: depth, rows: pixels, activations: .unsigned, weights: weights,
                                       blocks: 0..<weights.blockCount, c: c, cRowStride: npad, backend: backend)
                 }
-                if poolsAccumulators {
-                    let pooled = UnsafeMutableRawPointer(tail).bindMemory(to: Int32.self, capacity: pw * npad)
+                if let poolWindow {
+                    // Pooled output pixel px of row pr reads the window's accumulator rows around
+                    // conv pixel (rowBase, px * sw); the requantization takes their maximum.
                     for pr in p0..<p1 {
                         let rowBase = (pr - p0) * pool.strideHeight
-                        for px in 0..<pw {
-                            let dst = pooled + px * npad
-                            for fy in 0..<fh {
-                                for fx in 0..<fw {
-                                    let src = c + ((rowBase + fy) * usedWidth + px * sw + fx) * npad
-                                    if fy == 0 && fx == 0 {
-                                        dst.update(from: src, count: npad)
-                                    } else {
-                                        for j in 0..<npad { dst[j] = Swift.max(dst[j], src[j]) }
-                                    }
-                                }
-                            }
-                        }
-                        stage.run(acc: pooled, accRowStride: npad, rows: pw, channelRange: 0..<n,
-                                  out: y + ((b * outputHeight + pr) * pw) * n, outRowStride: n,
+                        stage.run(acc: c + rowBase * usedWidth * npad, accRowStride: sw * npad, rows: pw, channelRange: 0..<n,
+                                  window: poolWindow, out: y + ((b * outputHeight + pr) * pw) * n, outRowStride: n,
                                   lo: fusedClamp.min, hi: fusedClamp.max)
                     }
                 } else {

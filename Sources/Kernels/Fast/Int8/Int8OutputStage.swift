@@ -60,36 +60,48 @@ final class Int8OutputStage: @unchecked Sendable {
         }
     }
 
+    /// The window of a plain requantization: each output row is its own accumulator row.
+    private let singleRow = AlignedArray<Int>(repeating: 0, count: 1)
+
     /// Requantizes channels `channelRange` of `rows` accumulator rows into int8 rows.
     ///
     /// `acc` and `out` point at channel 0 of row 0; accumulator rows must be readable up to
     /// `channelRange.upperBound` rounded up to 16. `lo`/`hi` is the output clamp.
+    ///
+    /// With a `window` (offsets in int32 elements from a row's start), output row `r` requantizes the
+    /// per-channel maximum of the accumulator rows at `acc + r * accRowStride + window[w]`: a max pool
+    /// fused before requantization (valid only where ``isMonotone(forAccumulatorBounds:)`` holds).
     func run(acc: UnsafePointer<Int32>, accRowStride: Int, rows: Int, channelRange: Range<Int>,
+             window: AlignedArray<Int>? = nil,
              out: UnsafeMutablePointer<Int8>, outRowStride: Int, lo: Int32, hi: Int32) {
         let n0 = channelRange.lowerBound, count = channelRange.count
         if rows <= 0 || count <= 0 { return }
+        let window = window ?? singleRow
+        let w = UnsafePointer(window.pointer), windowCount = window.count
         switch (arithmetic, backend) {
         case (.gemmlowp, .avx512vnni):
-            qk_requant_gemmlowp_avx512(acc + n0, accRowStride, rows, count, offsets.pointer + n0, multipliers.pointer + n0,
-                                       leftShifts.pointer + n0, rightShifts.pointer + n0, outputZeroPoint, lo, hi,
-                                       out + n0, outRowStride)
+            qk_requant_gemmlowp_avx512(acc + n0, accRowStride, rows, count, w, windowCount, offsets.pointer + n0,
+                                       multipliers.pointer + n0, leftShifts.pointer + n0, rightShifts.pointer + n0,
+                                       outputZeroPoint, lo, hi, out + n0, outRowStride)
         case (.gemmlowp, .avx2):
-            qk_requant_gemmlowp_avx2(acc + n0, accRowStride, rows, count, offsets.pointer + n0, multipliers.pointer + n0,
-                                     leftShifts.pointer + n0, rightShifts.pointer + n0, outputZeroPoint, lo, hi,
-                                     out + n0, outRowStride)
-        case (.double, .avx512vnni):
-            qk_requant_double_avx512(acc + n0, accRowStride, rows, count, offsets.pointer + n0, scales.pointer + n0,
+            qk_requant_gemmlowp_avx2(acc + n0, accRowStride, rows, count, w, windowCount, offsets.pointer + n0,
+                                     multipliers.pointer + n0, leftShifts.pointer + n0, rightShifts.pointer + n0,
                                      outputZeroPoint, lo, hi, out + n0, outRowStride)
+        case (.double, .avx512vnni):
+            qk_requant_double_avx512(acc + n0, accRowStride, rows, count, w, windowCount, offsets.pointer + n0,
+                                     scales.pointer + n0, outputZeroPoint, lo, hi, out + n0, outRowStride)
         case (.double, .avx2):
-            qk_requant_double_avx2(acc + n0, accRowStride, rows, count, offsets.pointer + n0, scales.pointer + n0,
-                                   outputZeroPoint, lo, hi, out + n0, outRowStride)
+            qk_requant_double_avx2(acc + n0, accRowStride, rows, count, w, windowCount, offsets.pointer + n0,
+                                   scales.pointer + n0, outputZeroPoint, lo, hi, out + n0, outRowStride)
         default:
             requantizers.withUnsafeBufferPointer { rq in
                 for r in 0..<rows {
                     let a = acc + r &* accRowStride, o = out + r &* outRowStride
                     for n in channelRange {
+                        var x = a[w[0] &+ n]
+                        for i in 1..<max(windowCount, 1) { x = Swift.max(x, a[w[i] &+ n]) }
                         o[n] = Int8(truncatingIfNeeded: rq[n].requantize(
-                            a[n] &+ offsets[n], outputZeroPoint: outputZeroPoint, activationMin: lo, activationMax: hi))
+                            x &+ offsets[n], outputZeroPoint: outputZeroPoint, activationMin: lo, activationMax: hi))
                     }
                 }
             }
