@@ -105,13 +105,13 @@ struct FastConv2DInt8Tests {
     @Test("Random shapes, strides, dilations, paddings, zero points, scales and clamps", arguments: 0..<6)
     func randomConvolutions(seed: UInt64) {
         var rng = SplitMix(seed: 1000 + seed)
-        for _ in 0..<12 { Self.check(Self.randomCase(&rng, pooled: false)) }
+        for _ in 0..<30 { Self.check(Self.randomCase(&rng, pooled: false)) }
     }
 
     @Test("Fused max pool: windows 2x2 / 3x3, strides 1-3, pool clamps", arguments: 0..<4)
     func randomPooled(seed: UInt64) {
         var rng = SplitMix(seed: 2000 + seed)
-        for _ in 0..<12 { Self.check(Self.randomCase(&rng, pooled: true)) }
+        for _ in 0..<30 { Self.check(Self.randomCase(&rng, pooled: true)) }
     }
 
     @Test("Tile edges: pixels around 4, channels around 16 and 64, depth around 4")

@@ -7,7 +7,7 @@ struct FastDepthwiseConv2DInt8Tests {
     @Test("Random shapes, multipliers, strides, dilations, paddings, zero points, scales and clamps", arguments: 0..<4)
     func random(seed: UInt64) {
         var rng = SplitMix(seed: 4000 + seed)
-        for _ in 0..<15 {
+        for _ in 0..<30 {
             let cin = FastTest.pick([1, 2, 3, 8, 15, 16, 17, 33, 64], &rng)
             let multiplier = FastTest.pick([1, 1, 1, 2, 3], &rng)
             let cout = cin * multiplier

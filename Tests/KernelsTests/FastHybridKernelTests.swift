@@ -13,7 +13,7 @@ struct FastHybridKernelTests {
           arguments: 0..<4)
     func fullyConnected(seed: UInt64) {
         var rng = SplitMix(seed: 5000 + seed)
-        for i in 0..<16 {
+        for i in 0..<32 {
             let g = FullyConnectedGeometry(batches: FastTest.int(1...5, &rng), accumDepth: FastTest.pick([1, 3, 4, 5, 8, 13, 16, 37, 300, 1100], &rng),
                                            outputDepth: FastTest.pick([1, 15, 16, 17, 63, 64, 65, 130], &rng))
             let weights = FastTest.int8s(g.outputDepth * g.accumDepth, &rng, in: -127...127)
@@ -61,7 +61,7 @@ struct FastHybridKernelTests {
     @Test("CONV_2D: shapes, strides, dilations, paddings, per-channel (asymmetric) / per-tensor (symmetric)", arguments: 0..<4)
     func convolution(seed: UInt64) {
         var rng = SplitMix(seed: 6000 + seed)
-        for _ in 0..<12 {
+        for _ in 0..<24 {
             let cin = FastTest.pick([1, 2, 3, 5, 8, 16, 17], &rng), cout = FastTest.pick([1, 4, 15, 16, 17, 33, 64, 65], &rng)
             let stride = FastTest.int(1...3, &rng), dilation = FastTest.pick([1, 1, 2], &rng)
             let g = Conv2DGeometry(batches: FastTest.int(1...3, &rng), inputHeight: FastTest.int(1...9, &rng),
