@@ -46,6 +46,10 @@ extension Preparation {
         let threads = max(1, options.threadCount)
         let capacity = batchCapacity
         let cache = fastKernels
+        let backend = options.simdBackend ?? .best
+        guard backend.isSupported else {
+            throw InterpreterError(.invalidArgument, "the \(backend) SIMD backend is not supported by this CPU")
+        }
 
         /// The kernel of operator `j` (made once), with its scratch need recorded.
         func shared<K: AnyObject>(_ make: () -> K?, scratch: (K) -> Int) throws(InterpreterError) -> K? {
@@ -71,18 +75,18 @@ extension Preparation {
                                                    activation: options.fusedActivation.int8Range(output: affine(pooled)))
             }
             guard let k = try shared({ FastConv2DInt8(filter: s.filter, bias: s.bias, geometry: s.geometry, parameters: s.parameters,
-                                                      fusedMaxPool: pool) },
+                                                      fusedMaxPool: pool, backend: backend) },
                                      scratch: { $0.scratchByteCount(batches: capacity, threads: threads) }) else { return nil }
             if let p = fusedPools[j], k.fusedMaxPool != nil { fusedAway.insert(p) } else { output = s.output }
             return .fastConv2DInt8(FastStep(input: s.input, output: output, kernel: k))
 
         case .conv2DHybrid(let s):
-            guard let k = try shared({ FastHybridConv2D(filter: s.filter, bias: s.bias, geometry: s.geometry, parameters: s.parameters) },
+            guard let k = try shared({ FastHybridConv2D(filter: s.filter, bias: s.bias, geometry: s.geometry, parameters: s.parameters, backend: backend) },
                                      scratch: { $0.scratchByteCount(batches: capacity, threads: threads) }) else { return nil }
             return .fastConv2DHybrid(FastStep(input: s.input, output: s.output, kernel: k))
 
         case .depthwiseConv2DInt8(let s):
-            guard let k = try shared({ FastDepthwiseConv2DInt8(filter: s.filter, bias: s.bias, geometry: s.geometry, parameters: s.parameters) },
+            guard let k = try shared({ FastDepthwiseConv2DInt8(filter: s.filter, bias: s.bias, geometry: s.geometry, parameters: s.parameters, backend: backend) },
                                      scratch: { $0.scratchByteCount(batches: capacity, threads: threads) }) else { return nil }
             return .fastDepthwiseConv2DInt8(FastStep(input: s.input, output: s.output, kernel: k))
 
@@ -93,13 +97,13 @@ extension Preparation {
 
         case .fullyConnectedInt8(let s):
             let rows = s.geometry.batches * capacity
-            guard let k = try shared({ FastFullyConnectedInt8(weights: s.weights, bias: s.bias, geometry: s.geometry, parameters: s.parameters) },
+            guard let k = try shared({ FastFullyConnectedInt8(weights: s.weights, bias: s.bias, geometry: s.geometry, parameters: s.parameters, backend: backend) },
                                      scratch: { $0.scratchByteCount(batches: rows, threads: threads) }) else { return nil }
             return .fastFullyConnectedInt8(FastStep(input: s.input, output: s.output, kernel: k))
 
         case .fullyConnectedHybrid(let s):
             let rows = s.geometry.batches * capacity
-            guard let k = try shared({ FastHybridFullyConnected(weights: s.weights, bias: s.bias, geometry: s.geometry, parameters: s.parameters) },
+            guard let k = try shared({ FastHybridFullyConnected(weights: s.weights, bias: s.bias, geometry: s.geometry, parameters: s.parameters, backend: backend) },
                                      scratch: { $0.scratchByteCount(batches: rows, threads: threads) }) else { return nil }
             return .fastFullyConnectedHybrid(FastStep(input: s.input, output: s.output, kernel: k))
 
@@ -114,4 +118,10 @@ extension Preparation {
             return nil
         }
     }
+}
+
+extension Interpreter {
+    /// The SIMD instruction set the fast kernels run with on this CPU (chosen at run time; see
+    /// ``SIMDBackend``), or nil with the reference kernels.
+    public var simdBackend: SIMDBackend? { options.kernels == .fast ? options.simdBackend ?? SIMDBackend.best : nil }
 }

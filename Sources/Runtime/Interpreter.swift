@@ -42,9 +42,15 @@ public struct InterpreterOptions: Sendable, Equatable {
     /// not depend on it. With ``preservesIntermediates`` there is one replica, and the operators split
     /// their own work.
     public var threadCount: Int
+    /// The instruction set of the fast kernels: nil (the default) picks the best this CPU supports
+    /// (``SIMDBackend/best``); naming one forces it, e.g. `.portable` to check the plain-Swift path
+    /// on a CPU that has AVX-512. Must be supported by the CPU. Ignored by the reference kernels.
+    public var simdBackend: SIMDBackend?
 
     public init(kernels: KernelSet = .reference, batchCapacity: Int = 16, preservesIntermediates: Bool = false,
-                hybridLaneRounding: HybridInputQuantization.LaneRounding = .addHalfAndTruncate, threadCount: Int = 1) {
+                hybridLaneRounding: HybridInputQuantization.LaneRounding = .addHalfAndTruncate, threadCount: Int = 1,
+                simdBackend: SIMDBackend? = nil) {
+        self.simdBackend = simdBackend
         self.kernels = kernels
         self.batchCapacity = batchCapacity
         self.preservesIntermediates = preservesIntermediates

@@ -71,8 +71,13 @@ struct InterpreterGoldenTests {
 
     /// The fast kernels give the same answers: int8 value for value, float within 1e-5, batched on
     /// one thread and at batch 1 with each operator split across two threads.
-    @Test(arguments: models, [InterpreterOptions(kernels: .fast, batchCapacity: 16, threadCount: 1),
-                              InterpreterOptions(kernels: .fast, batchCapacity: 1, threadCount: 2)])
+    /// Every SIMD backend this CPU supports (portable included) runs batched; the best one also runs
+    /// at batch 1 with two threads per operator.
+    static let fastOptions: [InterpreterOptions] = SIMDBackend.supported.map {
+        InterpreterOptions(kernels: .fast, batchCapacity: 16, threadCount: 1, simdBackend: $0)
+    } + [InterpreterOptions(kernels: .fast, batchCapacity: 1, threadCount: 2)]
+
+    @Test(arguments: models, fastOptions)
     func fastKernelsMatchReference(_ model: String, options: InterpreterOptions) throws {
         try Self.check(model, options: options)
     }
@@ -83,14 +88,14 @@ struct InterpreterGoldenTests {
         #expect(reference.count == imageCount * 10 * interpreter.outputTensor.elementType.byteSize)
         if interpreter.outputTensor.elementType == .int8 {
             let differing = zip(ours, reference).filter { $0 != $1 }.count
-            print("golden \(model) \(options.kernels) t\(options.threadCount): \(differing) of \(reference.count) int8 values differ")
+            print("golden \(model) \(options.kernels) \(options.simdBackend.map { "\($0) " } ?? "")t\(options.threadCount): \(differing) of \(reference.count) int8 values differ")
             #expect(differing == 0, "\(model): \(differing) int8 values differ from BUILTIN_REF")
         } else {
             let (a, b) = (Self.floats(ours), Self.floats(reference))
             let exact = zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count
             let maxDiff = zip(a, b).map { abs($0 - $1) }.max() ?? 0
             let outside = zip(a, b).filter { !(abs($0 - $1) <= 1e-5) }.count
-            print("golden \(model) \(options.kernels) t\(options.threadCount): \(exact) of \(b.count) float values not bit-identical, max |diff| \(maxDiff), \(outside) beyond 1e-5")
+            print("golden \(model) \(options.kernels) \(options.simdBackend.map { "\($0) " } ?? "")t\(options.threadCount): \(exact) of \(b.count) float values not bit-identical, max |diff| \(maxDiff), \(outside) beyond 1e-5")
             #expect(outside == 0, "\(model): \(outside) values differ by more than 1e-5 (max \(maxDiff))")
         }
     }
