@@ -6,7 +6,10 @@ import TensorCore
 /// Layout (all integers little-endian):
 ///
 ///     offset 0   8 bytes   magic "QKMODEL\0"
-///     offset 8   u32       format version (1)
+///     offset 8   u32       format version: 1, or 2 for a quantization-aware model (its layers include
+///                          `fakeQuant`, `fakeQuantWrapper` or `fakeQuantSoftmax` configurations, and
+///                          the payload their learned ranges `min`/`max`, batch-norm statistics and step
+///                          counts, stored like any other parameter); version 1 files read unchanged
 ///     offset 12  u32       header length H
 ///     offset 16  H bytes   header, UTF-8 JSON (`ModelFile.Header`): input shape, seed, epochs
 ///                          trained, layers (name + configuration), the list of stored tensors
@@ -20,6 +23,8 @@ import TensorCore
 public enum ModelFile {
     public static let magic: [UInt8] = Array("QKMODEL".utf8) + [0]
     public static let formatVersion: UInt32 = 1
+    /// The version written for quantization-aware models (version 1 readers cannot rebuild their layers).
+    public static let quantizationAwareFormatVersion: UInt32 = 2
     /// The usual file extension.
     public static let fileExtension = "qkmodel"
 
@@ -85,7 +90,7 @@ public enum ModelFile {
         let json = [UInt8](try encoder.encode(header))
         var bytes = magic
         bytes.reserveCapacity(16 + json.count + payload.count * 4 + 4)
-        appendU32(&bytes, formatVersion)
+        appendU32(&bytes, model.isQuantizationAware ? quantizationAwareFormatVersion : formatVersion)
         appendU32(&bytes, UInt32(json.count))
         bytes += json
         payload.withUnsafeBytes { bytes.append(contentsOf: $0) }  // little-endian hosts only (x86-64, arm64)
@@ -120,8 +125,8 @@ public enum ModelFile {
             throw fail("not a QuantKit model file (it does not start with the magic \"QKMODEL\")")
         }
         let version = readU32(bytes, 8)
-        guard version == formatVersion else {
-            throw fail("model file format version \(version) is not supported (this QuantKit reads version \(formatVersion))")
+        guard version == formatVersion || version == quantizationAwareFormatVersion else {
+            throw fail("model file format version \(version) is not supported (this QuantKit reads versions \(formatVersion) and \(quantizationAwareFormatVersion))")
         }
         let storedCRC = readU32(bytes, bytes.count - 4)
         let actualCRC = bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 4)])) }
@@ -191,6 +196,16 @@ public enum ModelFile {
         }
         expected.removeAll()
         guard offset == payloadEnd else { throw fail("\(payloadEnd - offset) unexpected bytes after the payload") }
+        for layer in model.layers {
+            let ranges: [(min: Float, max: Float)] = switch layer {
+            case let fq as FakeQuant: [fq.range]
+            case let wrapper as FakeQuantWrapper: [wrapper.outputRange]
+            default: []
+            }
+            for r in ranges where !(r.min <= 0 && r.max >= 0) {
+                throw fail("layer \(layer.name): learned range [\(r.min), \(r.max)] does not contain 0")
+            }
+        }
 
         if let loss = header.loss, var state = header.optimizer {
             state.slots = slots

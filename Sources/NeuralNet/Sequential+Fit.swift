@@ -83,6 +83,9 @@ extension Sequential {
         let replicas = try trainingReplicas(batchSize: batchSize)
         let trainable = trainableParameters
         let replicaParameters = replicas.map(\.trainableParameters)
+        // State updated by forward passes (QAT ranges): merged after each data-parallel step.
+        let mergeable = layers.indices.filter { layers[$0] is any ReplicaMergeable }
+        let replicaState = replicas.map { r in mergeable.flatMap { r.layers[$0].parameters.filter { !$0.trainable } } }
         let steps = (data.count + batchSize - 1) / batchSize
         var progress = ProgressPrinter(verbose)
         var history = History()
@@ -113,6 +116,9 @@ extension Sequential {
                         Parallel.serially { replicas[r].step(data, order[a..<b], batchSize: count, loss: loss) }
                     }
                     sumGradients(into: replicaParameters[0], from: replicaParameters.dropFirst())
+                    for i in mergeable {
+                        (replicas[0].layers[i] as! any ReplicaMergeable).mergeReplicaState(from: replicas.dropFirst().map { $0.layers[i] })
+                    }
                 }
                 let stepLoss = replicas.reduce(0) { $0 + $1.lossSum } / Double(count)
                 guard !replicas.contains(where: \.diverged), stepLoss.isFinite else {
@@ -123,6 +129,7 @@ extension Sequential {
                 }
                 optimizer.step(trainable)
                 copyValues(from: replicaParameters[0], to: replicaParameters.dropFirst())
+                if !mergeable.isEmpty { copyValues(from: replicaState[0], to: replicaState.dropFirst()) }
 
                 totalLoss += stepLoss * Double(count)
                 correct += replicas.reduce(0) { $0 + $1.correct }
@@ -157,7 +164,7 @@ extension Sequential {
     /// The model itself, plus a second replica when data-parallel training applies.
     func trainingReplicas(batchSize: Int) throws -> [Replica] {
         let main = Replica(layers: layers, seed: trainingRandom.next())
-        let usesBatchStatistics = layers.contains { $0 is BatchNormalization }
+        let usesBatchStatistics = layers.contains { $0 is BatchNormalization || ($0 as? FakeQuantWrapper)?.usesBatchStatistics == true }
         guard dataParallel, Parallel.threadCount >= 2, batchSize >= 16, !usesBatchStatistics, let inputShape else {
             // One replica: the layers' own loops use the cores.
             main.random = trainingRandom
@@ -172,6 +179,8 @@ extension Sequential {
         }
         let replica = Replica(layers: copy, seed: trainingRandom.next())
         copyValues(from: main.trainableParameters, to: [replica.trainableParameters])
+        // Non-trainable state (learned QAT ranges) starts where the model's is.
+        copyValues(from: layers.flatMap(\.parameters).filter { !$0.trainable }, to: [copy.flatMap(\.parameters).filter { !$0.trainable }])
         return [main, replica]
     }
 }

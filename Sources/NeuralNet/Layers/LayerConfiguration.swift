@@ -12,6 +12,12 @@ public enum LayerConfiguration: Codable, Equatable, Sendable {
     case dropout(rate: Float)
     case flatten
     case activation(ActivationFunction)
+    /// Quantization-aware training: an activation fake-quant (``FakeQuant``).
+    case fakeQuant(FakeQuantConfiguration)
+    /// Quantization-aware training: a layer group with fake-quantized weights and output (``FakeQuantWrapper``).
+    indirect case fakeQuantWrapper(FakeQuantWrapperConfiguration)
+    /// Quantization-aware training: softmax with the int8 output grid at inference (``FakeQuantSoftmax``).
+    case fakeQuantSoftmax
 
     /// A new, unbuilt layer with this configuration and `name`.
     public func makeLayer(name: String) -> any Layer {
@@ -39,6 +45,12 @@ public enum LayerConfiguration: Codable, Equatable, Sendable {
             layer = Flatten()
         case let .activation(a):
             layer = Activation(a)
+        case let .fakeQuant(settings):
+            layer = FakeQuant(settings)
+        case let .fakeQuantWrapper(settings):
+            layer = FakeQuantWrapper(settings)
+        case .fakeQuantSoftmax:
+            layer = FakeQuantSoftmax()
         }
         layer.name = name
         return layer
@@ -66,8 +78,12 @@ public enum LayerConfiguration: Codable, Equatable, Sendable {
             guard momentum.isFinite, epsilon.isFinite, epsilon > 0 else { throw ModelError(.badModelFile, "model file: bad batch-norm settings") }
         case let .dropout(rate):
             guard rate >= 0 && rate < 1 else { throw ModelError(.badModelFile, "model file: dropout rate \(rate) not in [0, 1)") }
-        case .globalAveragePooling2D, .flatten, .activation:
+        case .globalAveragePooling2D, .flatten, .activation, .fakeQuantSoftmax:
             break
+        case let .fakeQuant(settings):
+            try settings.validate()
+        case let .fakeQuantWrapper(settings):
+            try settings.validate()
         }
     }
 
@@ -84,6 +100,9 @@ public enum LayerConfiguration: Codable, Equatable, Sendable {
         case .dropout: "dropout"
         case .flatten: "flatten"
         case .activation: "activation"
+        case .fakeQuant: "fake_quant"
+        case .fakeQuantWrapper: "fake_quant_wrapper"
+        case .fakeQuantSoftmax: "fake_quant_softmax"
         }
     }
 }
