@@ -24,6 +24,10 @@ extension Sequential {
     /// becomes MEAN over axes 1 and 2; softmax becomes SOFTMAX (beta 1). Convolutions and dense
     /// layers always get a bias (zeros when the layer has none), as CONV_2D requires.
     ///
+    /// A quantization-aware model (`QAT.prepare`) lowers as its float equivalent
+    /// (`floatEquivalent()`: the trained float weights, fake-quants left out); `QATModel.convert`
+    /// gives its int8 form.
+    ///
     /// - Parameter batchSize: the leading dimension of the graph's tensors (1, as the converter writes).
     /// - Throws: `LoweringError` naming a layer that has no equivalent (a standalone ReLU that
     ///   cannot be fused, batch normalization that does not follow a convolution or dense layer).
@@ -31,6 +35,7 @@ extension Sequential {
         guard let inputShape else {
             throw LoweringError(layer: "model", message: "the model was never built: call build(inputShape:) or fit first")
         }
+        if isQuantizationAware { return try floatEquivalent().graph(batchSize: batchSize) }
         var builder = GraphBuilder()
         var current = builder.addTensor(GraphTensor(name: "input", shape: [batchSize] + inputShape, elementType: .float32))
         let inputIndex = current

@@ -50,6 +50,8 @@ public struct QuantizationReport: Sendable, Equatable, CustomStringConvertible {
     public var constantBytesBefore: Int
     /// Bytes of constant data in the quantized graph.
     public var constantBytesAfter: Int
+    /// Warnings about the conversion (e.g. a QAT range that collapsed), one line each.
+    public var notes: [String] = []
 
     public var description: String {
         var lines = ["\(mode): constants \(constantBytesBefore) B -> \(constantBytesAfter) B"
@@ -68,6 +70,7 @@ public struct QuantizationReport: Sendable, Equatable, CustomStringConvertible {
         }
         for r in calibrationRanges { lines.append("  range '\(r.name)': [\(r.min), \(r.max)]") }
         if !floatFallbackOperators.isEmpty { lines.append("  float fallback operators: \(floatFallbackOperators)") }
+        for note in notes { lines.append("  note: \(note)") }
         return lines.joined(separator: "\n")
     }
 }

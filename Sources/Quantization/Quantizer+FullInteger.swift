@@ -50,8 +50,28 @@ extension Quantizer {
         }
     }
 
+    /// Where full-integer conversion gets the parameters of the activations that own them (same-scale
+    /// operators inherit, SOFTMAX outputs are fixed).
+    enum ActivationSource {
+        /// Post-training: calibration statistics, turned into parameters with the converter's
+        /// `legacy_float_scale` arithmetic (``Kernels/AffineQuantization/legacyFloatPTQ(min:max:)``).
+        case calibration(Calibrator.Statistics)
+        /// Quantization-aware training: the parameters the fake-quants trained with, per float-graph
+        /// tensor, and the learned ranges they came from (for the report).
+        case learned([Int: AffineQuantization], ranges: [QuantizationReport.Range])
+    }
+
     /// Full-integer conversion from a plan and calibration statistics (spec §1, §8).
     func quantizeFullInteger(_ graph: Graph, plan: [Bool], calibration: Calibrator.Statistics,
+                             input inputType: IOType, output outputType: IOType) throws(QuantizationError) -> Result {
+        try quantizeFullInteger(graph, plan: plan, activations: .calibration(calibration), input: inputType, output: outputType)
+    }
+
+    /// Full-integer conversion from a plan and activation parameters (spec §1, §8).
+    ///
+    /// - Parameter perChannel: per operator, whether its weights get one scale per output channel;
+    ///   `nil` applies ``Options/perChannelWeights`` to every operator.
+    func quantizeFullInteger(_ graph: Graph, plan: [Bool], activations source: ActivationSource, perChannel: [Bool]? = nil,
                              input inputType: IOType, output outputType: IOType) throws(QuantizationError) -> Result {
         let n = graph.tensors.count
         var producer = [Int?](repeating: nil, count: n)
@@ -67,10 +87,21 @@ extension Quantizer {
             } else if let j = producer[t], plan[j], [.maxPool2D, .averagePool2D, .reshape].contains(graph.operators[j].kind) {
                 p = try activation(graph.operators[j].inputs[0])
             } else {
-                guard let r = calibration.ranges[t], !r.isEmpty else {
-                    throw QuantizationError(.calibrationFailed, "\(graph.describeTensor(t)) has no calibration range", tensor: t)
+                switch source {
+                case .calibration(let calibration):
+                    guard let r = calibration.ranges[t], !r.isEmpty else {
+                        throw QuantizationError(.calibrationFailed, "\(graph.describeTensor(t)) has no calibration range", tensor: t)
+                    }
+                    p = AffineQuantization.legacyFloatPTQ(min: Double(r.min), max: Double(r.max))
+                case .learned(let learned, _):
+                    guard let q = learned[t] else {
+                        throw QuantizationError(.calibrationFailed, """
+                            \(graph.describeTensor(t)) has no learned range: no fake-quant trained on it \
+                            (it is computed in float and feeds an int8 operator, or is a float output asked to be int8)
+                            """, tensor: t)
+                    }
+                    p = q
                 }
-                p = AffineQuantization.legacyFloatPTQ(min: Double(r.min), max: Double(r.max))
             }
             params[t] = p
             return p
@@ -144,7 +175,8 @@ extension Quantizer {
             if let axis = Self.weightAxis(op.kind) {
                 let x = op.inputs[0], w = op.inputs[1]
                 let inputScale = try activation(x).scale
-                let (qw, treatment) = quantizedWeights(graph.tensors[w], axis: axis, arithmetic: .legacyFloat)
+                let (qw, treatment) = quantizedWeights(graph.tensors[w], axis: axis, arithmetic: .legacyFloat,
+                                                       perChannel: perChannel?[j] ?? options.perChannelWeights)
                 newOp.inputs[1] = place(qw, replacing: w)
                 entries.append(.init(tensor: newOp.inputs[1], name: qw.name, treatment: treatment))
                 if op.inputs.count > 2, op.inputs[2] >= 0 {
@@ -194,11 +226,20 @@ extension Quantizer {
             preconditionFailure("Quantizer produced an invalid full-integer graph: \(error)")
         }
         entries.sort { $0.tensor < $1.tensor }
-        let ranges = calibration.ranges.keys.sorted().map { t in
-            QuantizationReport.Range(tensor: t, name: graph.tensors[t].name, min: calibration.ranges[t]!.min, max: calibration.ranges[t]!.max)
+        let ranges: [QuantizationReport.Range]
+        let samples: Int
+        switch source {
+        case .calibration(let calibration):
+            ranges = calibration.ranges.keys.sorted().map { t in
+                QuantizationReport.Range(tensor: t, name: graph.tensors[t].name, min: calibration.ranges[t]!.min, max: calibration.ranges[t]!.max)
+            }
+            samples = calibration.samples
+        case .learned(_, let learnedRanges):
+            ranges = learnedRanges
+            samples = 0
         }
         let report = QuantizationReport(mode: mode, entries: entries, calibrationRanges: ranges,
-                                        calibrationSamples: calibration.samples,
+                                        calibrationSamples: samples,
                                         floatFallbackOperators: plan.indices.filter { !plan[$0] },
                                         constantBytesBefore: graph.constantByteCount,
                                         constantBytesAfter: out.constantByteCount)

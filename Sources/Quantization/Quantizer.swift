@@ -212,11 +212,11 @@ extension Quantizer {
     }
 
     /// Symmetric int8 weights for `tensor` (float32 constant) along `axis`.
-    func quantizedWeights(_ tensor: GraphTensor, axis: Int, arithmetic: WeightQuantization.Arithmetic)
+    func quantizedWeights(_ tensor: GraphTensor, axis: Int, arithmetic: WeightQuantization.Arithmetic, perChannel: Bool? = nil)
         -> (tensor: GraphTensor, treatment: QuantizationReport.Treatment)
     {
         let values = tensor.data!.float32Values()
-        let perChannel = options.perChannelWeights
+        let perChannel = perChannel ?? options.perChannelWeights
         let (q, scales) = values.withUnsafeBufferPointer {
             WeightQuantization.symmetric($0, shape: tensor.shape, axis: axis, perChannel: perChannel, arithmetic: arithmetic)
         }
