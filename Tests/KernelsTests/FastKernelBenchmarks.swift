@@ -7,7 +7,7 @@ import Testing
 @Suite("Fast int8 kernel timings", .serialized, .enabled(if: ProcessInfo.processInfo.environment["QUANTKIT_FAST_BENCH"] == "1"))
 struct FastKernelBenchmarks {
     /// Best time per call in microseconds over `rounds` rounds of `iterations` calls.
-    static func time(iterations: Int, rounds: Int = 7, _ body: () -> Void) -> Double {
+    static func time(iterations: Int, rounds: Int = 30, _ body: () -> Void) -> Double {
         var best = Double.infinity
         for _ in 0..<rounds {
             let start = DispatchTime.now().uptimeNanoseconds
@@ -47,7 +47,7 @@ struct FastKernelBenchmarks {
                     var out = [Int8](repeating: 0, count: kernel.outputCount(batches: 1))
                     let t = FastTest.withScratch(kernel.scratchByteCount(batches: 1, threads: threads)) { scratch in
                         input.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { y in
-                            Self.time(iterations: backend == .portable ? 20 : 500) {
+                            Self.time(iterations: backend == .portable ? 5 : 50) {
                                 kernel.run(input: x, output: y, batches: 1, scratch: scratch, threads: threads)
                             }
                         } }
@@ -85,7 +85,7 @@ struct FastKernelBenchmarks {
                     var out = [Int8](repeating: 0, count: batches * n)
                     let t = FastTest.withScratch(kernel.scratchByteCount(batches: batches, threads: threads)) { scratch in
                         input.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { y in
-                            Self.time(iterations: backend == .portable ? 3 : 200) {
+                            Self.time(iterations: backend == .portable ? 2 : 40) {
                                 kernel.run(input: x, output: y, batches: batches, scratch: scratch, threads: threads)
                             }
                         } }

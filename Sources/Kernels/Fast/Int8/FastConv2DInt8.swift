@@ -18,8 +18,10 @@
 public final class FastConv2DInt8: @unchecked Sendable {
     /// A MAX_POOL_2D with VALID padding applied to the convolution's output.
     public struct FusedMaxPool: Sendable, Hashable {
+        /// Window height and width (over the convolution's output).
         public var filterHeight: Int
         public var filterWidth: Int
+        /// Window strides.
         public var strideHeight: Int
         public var strideWidth: Int
         /// The pool's own fused activation clamp (int8 domain; the pool keeps scale and zero point).
@@ -39,8 +41,11 @@ public final class FastConv2DInt8: @unchecked Sendable {
 
     /// The convolution's geometry; `batches` is ignored (``run(input:output:batches:scratch:threads:)`` takes it).
     public let geometry: Conv2DGeometry
+    /// The quantization constants the kernel was prepared with.
     public let parameters: QuantizedConvParameters
+    /// The pool fused after the convolution, if any.
     public let fusedMaxPool: FusedMaxPool?
+    /// The instruction set the kernel runs on.
     public let backend: SIMDBackend
     /// The packed filter, `[outputChannels][filterHeight × filterWidth × inputChannels]`.
     public let weights: PackedInt8Weights

@@ -12,7 +12,9 @@
 public final class FastDepthwiseConv2DInt8: @unchecked Sendable {
     /// The geometry; `batches` is ignored (``run(input:output:batches:scratch:threads:)`` takes it).
     public let geometry: Conv2DGeometry
+    /// The constants the kernel was prepared with.
     public let parameters: QuantizedConvParameters
+    /// The instruction set the kernel runs on.
     public let backend: SIMDBackend
     /// The filter widened to int16, `[filterHeight × filterWidth][outputChannels]`.
     private let filter: AlignedArray<Int16>

@@ -16,7 +16,9 @@ import Synchronization
 public final class FastFullyConnectedInt8: @unchecked Sendable {
     /// The shape; `batches` is ignored (``run(input:output:batches:scratch:threads:)`` takes it).
     public let geometry: FullyConnectedGeometry
+    /// The constants the kernel was prepared with.
     public let parameters: QuantizedConvParameters
+    /// The instruction set the kernel runs on.
     public let backend: SIMDBackend
     /// The packed weights `[outputDepth][accumDepth]`.
     public let weights: PackedInt8Weights

@@ -10,8 +10,11 @@
 public final class FastHybridConv2D: @unchecked Sendable {
     /// The geometry; `batches` is ignored (``run(input:output:batches:scratch:threads:)`` takes it).
     public let geometry: Conv2DGeometry
+    /// The constants the kernel was prepared with.
     public let parameters: HybridConvParameters
+    /// The instruction set the kernel runs on.
     public let backend: SIMDBackend
+    /// The packed weights (filter rows in (ky, kx, i) order for convolutions).
     public let weights: PackedInt8Weights
     private let bias: AlignedArray<Float>?
     private let patches: Int8Patches

@@ -11,8 +11,11 @@ import Synchronization
 public final class FastHybridFullyConnected: @unchecked Sendable {
     /// The shape; `batches` is ignored (``run(input:output:batches:scratch:threads:)`` takes it).
     public let geometry: FullyConnectedGeometry
+    /// The constants the kernel was prepared with.
     public let parameters: HybridFullyConnectedParameters
+    /// The instruction set the kernel runs on.
     public let backend: SIMDBackend
+    /// The packed weights (filter rows in (ky, kx, i) order for convolutions).
     public let weights: PackedInt8Weights
     private let bias: AlignedArray<Float>?
     private let sweeps = Atomic<Int>(0)

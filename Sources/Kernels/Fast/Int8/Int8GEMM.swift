@@ -53,8 +53,11 @@ public enum Int8GEMM {
 
     /// The plain-Swift backend, reading the same packed layout.
     ///
-    /// Headroom: each product is at most 255 × 128 in magnitude; sums wrap exactly as the SIMD
-    /// kernels' int32 lanes do, hence `&+` / `&*`.
+    /// The 64 bytes of a group (16 channels × 4 k) are multiplied lane by lane with the row's 4 values
+    /// repeated (`[a0 a1 a2 a3 a0 a1 a2 a3]`) and summed into 64 int32 lanes; channel `c` is the sum of
+    /// lanes `4c ..< 4c + 4` at the end. The loops are plain so LLVM vectorizes them for baseline
+    /// x86-64 (int16 `pmullw`, no int32 multiply). Headroom: every product fits in int16 (`|a| <= 255`,
+    /// `|w| <= 128`, so `|a·w| <= 32640`); int32 sums wrap exactly as the SIMD kernels' lanes do.
     static func portable(
         a: UnsafePointer<UInt8>, rowStride: Int, rows: Int, flip: UInt8, weights: PackedInt8Weights,
         blocks: Range<Int>, c: UnsafeMutablePointer<Int32>, cRowStride: Int
@@ -62,24 +65,34 @@ public enum Int8GEMM {
         let k = weights.depth
         let quads = (k + 3) / 4
         let b = weights.baseAddress
-        for m in 0..<rows {
-            let row = a + m &* rowStride
-            for j in blocks {
-                let block = b + j &* weights.blockStride
-                var acc = SIMD16<Int32>(repeating: 0)
-                for q in 0..<quads {
-                    let group = block + q &* 64
-                    for t in 0..<4 {
-                        let kk = 4 &* q &+ t
-                        if kk >= k { break }
-                        let x = Int32(row[kk] ^ flip)
-                        var w = SIMD16<Int32>()
-                        for ch in 0..<16 { w[ch] = Int32(group[ch &* 4 &+ t]) }
-                        acc &+= w &* x
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 64) { lanesBuffer in
+            withUnsafeTemporaryAllocation(of: Int16.self, capacity: 8) { patternBuffer in
+                let lanes = lanesBuffer.baseAddress!, pattern = patternBuffer.baseAddress!
+                for m in 0..<rows {
+                    let row = a + m &* rowStride
+                    for j in blocks {
+                        let block = b + j &* weights.blockStride
+                        lanes.update(repeating: 0, count: 64)
+                        for q in 0..<quads {
+                            let k0 = 4 &* q
+                            for t in 0..<4 {
+                                let v: Int16 = k0 &+ t < k ? Int16(row[k0 &+ t] ^ flip) : 0
+                                pattern[t] = v
+                                pattern[t &+ 4] = v
+                            }
+                            let group = block + q &* 64
+                            for h in 0..<8 {
+                                let w = group + 8 &* h, sums = lanes + 8 &* h
+                                for l in 0..<8 { sums[l] &+= Int32(Int16(w[l]) &* pattern[l]) }
+                            }
+                        }
+                        let out = c + (m &* cRowStride &+ 16 &* j)
+                        for ch in 0..<16 {
+                            let p = lanes + 4 &* ch
+                            out[ch] = p[0] &+ p[1] &+ p[2] &+ p[3]
+                        }
                     }
                 }
-                let out = c + (m &* cRowStride &+ 16 &* j)
-                for ch in 0..<16 { out[ch] = acc[ch] }
             }
         }
     }
