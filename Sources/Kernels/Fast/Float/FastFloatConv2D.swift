@@ -1,148 +1,229 @@
 import TensorCore
 
-/// Float32 CONV_2D as one GEMM per chunk of output pixels: the input patches are gathered into
-/// rows (im2col, skipped for 1×1 stride-1 unpadded convolutions), multiplied by the filter with
-/// OpenBLAS `sgemm` (which picks its own SIMD kernels for the CPU at run time), then bias and the
-/// fused activation are applied.
+/// Float32 CONV_2D as an indirect GEMM (XNNPACK's scheme): each output pixel is a GEMM row whose
+/// depth is read through `filterHeight × filterWidth` pointers, one per tap, to the input pixel's
+/// channels (or to a zero vector for a padded tap), so no im2col copy is made. The filter is packed
+/// once into 16-channel blocks; the micro-kernel adds the bias, clamps and stores.
+///
+///     out[p][o] = clamp(Σ_{tap, i} in[tap(p)][i] · filter[o][tap][i]  +  bias[o])
+///
+/// With ``FusedMaxPool`` the kernel writes `MAX_POOL_2D(VALID)` of that output instead: the rows of
+/// each pool window are consecutive GEMM rows and the kernel keeps their maximum. Since `+ bias` and
+/// the clamps are monotone, `max(clamp(a + b), clamp(c + b)) = clamp(max(a, c) + b)`: the result is the
+/// unfused pair's, value for value, and the convolution's full-size output is never stored.
 ///
 /// Results are within float rounding of ``ReferenceKernels/conv2D(input:filter:bias:output:geometry:activation:)``:
-/// the same products, summed in a different order (and with FMA), bias added last.
+/// the same products summed in (tap, channel) order with FMA (the portable backend: multiply, then
+/// add), bias added last. Outputs do not depend on `threads` or on how many samples run together.
+///
+/// Backends: `.avx512vnni` runs the AVX-512F kernel (every CPU with VNNI has it), `.avx2` the AVX2+FMA
+/// kernel, `.portable` plain Swift.
 public final class FastFloatConv2D: @unchecked Sendable {
-    /// The geometry of one sample (`batches` is ignored; `run` takes the sample count).
-    public let geometry: Conv2DGeometry
-    public let activation: ActivationRange<Float>
-    /// Filter rows, one per output channel: `[outputChannels][filterHeight × filterWidth × inputChannels]`.
-    private let filter: [Float]
-    private let bias: [Float]
-    /// Patch length (the GEMM depth).
-    private let depth: Int
-    /// Whether the input already is the patch matrix (1×1 filter, stride 1, no padding).
-    private let readsInputDirectly: Bool
-    /// For shallow patches (`depth ≤ directDepthLimit`, e.g. a first layer on one input channel) the
-    /// filter transposed to `[depth][outputChannels]`: each output pixel is then `depth` vector
-    /// multiply-adds over the channels, cheaper than a GEMM call of depth 4.
-    private let transposedFilter: [Float]?
-    static let directDepthLimit = 16
+    /// A MAX_POOL_2D with VALID padding applied to the convolution's output.
+    public struct FusedMaxPool: Sendable, Hashable {
+        public var filterHeight: Int
+        public var filterWidth: Int
+        public var strideHeight: Int
+        public var strideWidth: Int
+        /// The pool's own fused activation clamp.
+        public var activation: ActivationRange<Float>
 
-    /// Pixels per GEMM call: big enough for `sgemm` to be efficient, small enough that the patch
-    /// rows of one chunk stay in L2.
-    static let pixelsPerChunk = 256
-
-    /// Prepares a grouped-free convolution; returns nil for grouped convolutions (the reference runs those).
-    public init?(filter: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?, geometry g: Conv2DGeometry,
-                 activation: ActivationRange<Float>) {
-        guard g.filterInputChannels == g.inputChannels else { return nil }
-        precondition(filter.count == g.convFilterCount, "FastFloatConv2D: filter has \(filter.count) values, expected \(g.convFilterCount)")
-        precondition(bias == nil || bias!.count == g.outputChannels, "FastFloatConv2D: bias length")
-        geometry = g
-        self.activation = activation
-        self.filter = Array(filter)
-        self.bias = bias.map(Array.init) ?? [Float](repeating: 0, count: g.outputChannels)
-        depth = g.filterHeight * g.filterWidth * g.inputChannels
-        readsInputDirectly = g.filterHeight == 1 && g.filterWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
-            && g.padTop == 0 && g.padLeft == 0 && g.outputHeight == g.inputHeight && g.outputWidth == g.inputWidth
-        if depth <= Self.directDepthLimit {
-            var t = [Float](repeating: 0, count: depth * g.outputChannels)
-            for n in 0..<g.outputChannels { for k in 0..<depth { t[k * g.outputChannels + n] = filter[n * depth + k] } }
-            transposedFilter = t
-        } else {
-            transposedFilter = nil
+        public init(filterHeight: Int, filterWidth: Int, strideHeight: Int, strideWidth: Int,
+                    activation: ActivationRange<Float> = FusedActivation.none.floatRange) {
+            precondition(filterHeight > 0 && filterWidth > 0 && strideHeight > 0 && strideWidth > 0,
+                         "FastFloatConv2D.FusedMaxPool: filter and strides must be positive")
+            self.filterHeight = filterHeight
+            self.filterWidth = filterWidth
+            self.strideHeight = strideHeight
+            self.strideWidth = strideWidth
+            self.activation = activation
         }
     }
 
-    /// Scratch bytes `run` needs with `threads` threads.
-    public func scratchByteCount(threads: Int = 1) -> Int {
-        readsInputDirectly ? 0 : max(1, threads) * Self.pixelsPerChunk * depth * MemoryLayout<Float>.stride
+    /// The geometry of one sample (`batches` is ignored; `run` takes the sample count).
+    public let geometry: Conv2DGeometry
+    public let activation: ActivationRange<Float>
+    public let fusedMaxPool: FusedMaxPool?
+    public let backend: SIMDBackend
+    /// The packed filter and bias.
+    public let weights: PackedFloatWeights
+    /// Output height and width of the kernel: the pool's when one is fused, else the convolution's.
+    public let outputHeight: Int
+    public let outputWidth: Int
+
+    private let taps: Int
+    /// GEMM rows per output value (the pool window size; 1 without a pool).
+    private let rowsPerOutput: Int
+    /// Outputs pixels per sample, `outputHeight * outputWidth`.
+    private let outputsPerSample: Int
+    /// For each GEMM row of one sample and each tap, the input offset of the tap's channels within
+    /// the sample, or -1 for a padded tap. Empty when the input rows are read directly.
+    private let tapOffsets: [Int32]
+    /// 1×1, stride 1, unpadded, no pool: the input is the GEMM's A matrix.
+    private let readsInputDirectly: Bool
+    /// `inputChannels` zeros, for padded taps.
+    private let zeros: [Float]
+    /// The clamp applied at the store: the convolution's, then the pool's.
+    private let lo: Float, hi: Float
+    /// Outputs per unit-of-work quantum (a multiple of the 6-row tile when the pool allows) and the
+    /// most quanta in one unit (which bounds the per-thread indirection buffer).
+    private let quantum: Int
+    private let maxQuantaPerUnit: Int
+
+    /// GEMM rows in one unit of work, at most (about 1024).
+    static let targetRowsPerUnit = 1024
+
+    /// Prepares the kernel: packs the filter (OHWI) and the indirection template.
+    ///
+    /// Returns nil for grouped convolutions (the caller runs the reference). `backend` must be
+    /// supported by this CPU.
+    public init?(filter: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?, geometry g: Conv2DGeometry,
+                 activation: ActivationRange<Float>, fusedMaxPool pool: FusedMaxPool? = nil, backend: SIMDBackend = .best) {
+        guard g.filterInputChannels == g.inputChannels else { return nil }
+        precondition(backend.isSupported, "FastFloatConv2D: backend \(backend) not supported by this CPU")
+        precondition(filter.count == g.convFilterCount, "FastFloatConv2D: filter has \(filter.count) values, expected \(g.convFilterCount)")
+        precondition(bias == nil || bias!.count == g.outputChannels,
+                     "FastFloatConv2D: bias has \(bias!.count) values for \(g.outputChannels) channels")
+        precondition(g.inputHeight * g.inputWidth * g.inputChannels < Int(Int32.max),
+                     "FastFloatConv2D: one sample's input must have fewer than 2^31 values")
+        geometry = g
+        self.activation = activation
+        fusedMaxPool = pool
+        self.backend = backend
+        taps = g.filterHeight * g.filterWidth
+        weights = PackedFloatWeights(weights: filter, bias: bias, outputCount: g.outputChannels,
+                                     depth: taps * g.inputChannels)
+        zeros = [Float](repeating: 0, count: max(1, g.inputChannels))
+
+        if let pool {
+            outputHeight = g.outputHeight >= pool.filterHeight ? (g.outputHeight - pool.filterHeight) / pool.strideHeight + 1 : 0
+            outputWidth = g.outputWidth >= pool.filterWidth ? (g.outputWidth - pool.filterWidth) / pool.strideWidth + 1 : 0
+            rowsPerOutput = pool.filterHeight * pool.filterWidth
+            lo = pool.activation.clamp(activation.min)
+            hi = pool.activation.clamp(activation.max)
+        } else {
+            outputHeight = g.outputHeight
+            outputWidth = g.outputWidth
+            rowsPerOutput = 1
+            lo = activation.min
+            hi = activation.max
+        }
+        outputsPerSample = outputHeight * outputWidth
+        readsInputDirectly = pool == nil && g.filterHeight == 1 && g.filterWidth == 1 && g.strideHeight == 1
+            && g.strideWidth == 1 && g.padTop == 0 && g.padLeft == 0
+            && g.outputHeight == g.inputHeight && g.outputWidth == g.inputWidth
+
+        // Units of work are whole multiples of `quantum` outputs, so most of them split into full tiles.
+        let tile = FloatGEMM.tileRows
+        quantum = tile % rowsPerOutput == 0 ? tile / rowsPerOutput
+            : (rowsPerOutput % tile == 0 ? 1 : tile / Self.gcd(tile, rowsPerOutput))
+        maxQuantaPerUnit = max(1, Self.targetRowsPerUnit / (quantum * rowsPerOutput))
+
+        if readsInputDirectly {
+            tapOffsets = []
+        } else {
+            var offsets = [Int32]()
+            offsets.reserveCapacity(outputsPerSample * rowsPerOutput * taps)
+            func append(oy: Int, ox: Int) {
+                let iy0 = oy * g.strideHeight - g.padTop, ix0 = ox * g.strideWidth - g.padLeft
+                for ky in 0..<g.filterHeight {
+                    let iy = iy0 + ky * g.dilationHeight
+                    for kx in 0..<g.filterWidth {
+                        let ix = ix0 + kx * g.dilationWidth
+                        let inside = iy >= 0 && iy < g.inputHeight && ix >= 0 && ix < g.inputWidth
+                        offsets.append(inside ? Int32((iy * g.inputWidth + ix) * g.inputChannels) : -1)
+                    }
+                }
+            }
+            for y in 0..<outputHeight {
+                for x in 0..<outputWidth {
+                    if let pool {
+                        for fy in 0..<pool.filterHeight {
+                            for fx in 0..<pool.filterWidth {
+                                append(oy: y * pool.strideHeight + fy, ox: x * pool.strideWidth + fx)
+                            }
+                        }
+                    } else {
+                        append(oy: y, ox: x)
+                    }
+                }
+            }
+            tapOffsets = offsets
+        }
     }
 
-    /// Runs `batches` samples. `scratch` holds at least ``scratchByteCount(threads:)`` bytes.
+    private static func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+
+    /// Output elements for `batches` samples.
+    public func outputCount(batches: Int) -> Int { batches * outputsPerSample * geometry.outputChannels }
+
+    /// Most GEMM rows of one unit of work: the per-thread indirection buffer holds this many × taps pointers.
+    private var maxRowsPerUnit: Int { maxQuantaPerUnit * quantum * rowsPerOutput }
+
+    /// Scratch bytes ``run(input:output:batches:scratch:threads:)`` needs with `threads` threads
+    /// (the indirection buffers; none when the input is read directly).
+    public func scratchByteCount(threads: Int = 1) -> Int {
+        readsInputDirectly ? 0 : max(1, threads) * maxRowsPerUnit * taps * MemoryLayout<UnsafePointer<Float>>.stride
+    }
+
+    /// Runs `batches` samples: `input` `[batches, H, W, C]`, `output` `[batches, outputHeight, outputWidth, O]`.
+    ///
+    /// Allocates nothing; `scratch` holds at least ``scratchByteCount(threads:)`` bytes. With
+    /// `threads > 1` the output pixels are split across threads; the results do not depend on `threads`.
     public func run(input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>, batches: Int,
                     scratch: UnsafeMutableRawBufferPointer, threads: Int = 1) {
         let g = geometry
         let inPerSample = g.inputHeight * g.inputWidth * g.inputChannels
-        let pixelsPerSample = g.outputHeight * g.outputWidth
         let n = g.outputChannels
-        precondition(input.count >= batches * inPerSample && output.count >= batches * pixelsPerSample * n,
+        precondition(input.count >= batches * inPerSample && output.count >= outputCount(batches: batches),
                      "FastFloatConv2D.run: buffers too small for \(batches) samples")
-        precondition(scratch.count >= scratchByteCount(threads: threads), "FastFloatConv2D.run: scratch too small")
-        let totalPixels = batches * pixelsPerSample
-        let chunkCount = (totalPixels + Self.pixelsPerChunk - 1) / Self.pixelsPerChunk
-        let threads = max(1, min(threads, chunkCount))
-        let scratchBase = scratch.baseAddress
-        filter.withUnsafeBufferPointer { w in
-            FastFloat.forEachSlice(chunkCount, threads: threads) { slot, chunks in
-                // Each thread owns slice `slot` of the scratch buffer.
-                let patches = scratchBase.map {
-                    ($0 + slot * Self.pixelsPerChunk * self.depth * MemoryLayout<Float>.stride)
-                        .bindMemory(to: Float.self, capacity: Self.pixelsPerChunk * self.depth)
-                }
-                for c in chunks {
-                    let first = c * Self.pixelsPerChunk
-                    let count = min(Self.pixelsPerChunk, totalPixels - first)
-                    let rows: UnsafePointer<Float>
-                    if let t = self.transposedFilter {
-                        self.gatherPatches(input.baseAddress!, firstPixel: first, count: count, into: patches!)
-                        self.direct(patches!, count: count, transposed: t, output: output.baseAddress! + first * n)
-                        continue
-                    } else if self.readsInputDirectly {
-                        rows = input.baseAddress! + first * g.inputChannels
-                    } else {
-                        self.gatherPatches(input.baseAddress!, firstPixel: first, count: count, into: patches!)
-                        rows = UnsafePointer(patches!)
-                    }
-                    let out = output.baseAddress! + first * n
-                    BLAS.sgemm(transposeB: true, m: count, n: n, k: self.depth, a: rows, b: w.baseAddress!, c: out)
-                    FastFloat.addBiasAndClamp(out, rows: count, bias: self.bias, activation: self.activation)
-                }
-            }
-        }
-    }
+        precondition(scratch.count >= scratchByteCount(threads: threads),
+                     "FastFloatConv2D.run: scratch has \(scratch.count) bytes, needs \(scratchByteCount(threads: threads))")
+        guard batches > 0, n > 0, outputsPerSample > 0, let x = input.baseAddress, let y = output.baseAddress else { return }
 
-    /// `out[p][n] = clamp(bias[n] + Σ_k patch[p][k] · t[k][n])`, vectorized over the output channels.
-    private func direct(_ patches: UnsafePointer<Float>, count: Int, transposed t: [Float], output: UnsafeMutablePointer<Float>) {
-        let n = geometry.outputChannels
-        let lo = activation.min, hi = activation.max
-        t.withUnsafeBufferPointer { t in
-            bias.withUnsafeBufferPointer { b in
-                for p in 0..<count {
-                    let row = output + p &* n, patch = patches + p &* depth
-                    for j in 0..<n { row[j] = 0 }
-                    for k in 0..<depth {
-                        let v = patch[k], w = t.baseAddress! + k &* n
-                        for j in 0..<n { row[j] += v * w[j] }
-                    }
-                    for j in 0..<n {
-                        let x = row[j] + b[j]
-                        let lowered = x < lo ? lo : x
-                        row[j] = hi < lowered ? hi : lowered
-                    }
-                }
-            }
+        // Units: runs of whole quanta inside one sample; at least `threads` of them in all.
+        let quantaPerSample = (outputsPerSample + quantum - 1) / quantum
+        let unitsPerSample = min(quantaPerSample, max((quantaPerSample + maxQuantaPerUnit - 1) / maxQuantaPerUnit,
+                                                      (max(1, threads) + batches - 1) / batches))
+        let units = batches * unitsPerSample
+        let slotPointers = readsInputDirectly ? 0 : maxRowsPerUnit * taps
+        let indirectionBase = scratch.baseAddress.map {
+            $0.bindMemory(to: UnsafePointer<Float>?.self, capacity: max(1, threads) * slotPointers)
         }
-    }
-
-    /// Writes the patch (im2col row) of `count` output pixels starting at global pixel `firstPixel`;
-    /// taps outside the input are 0, which is what the reference's skipped taps contribute.
-    private func gatherPatches(_ input: UnsafePointer<Float>, firstPixel: Int, count: Int, into rows: UnsafeMutablePointer<Float>) {
-        let g = geometry
-        let pixelsPerSample = g.outputHeight * g.outputWidth
-        let c = g.inputChannels
-        for p in 0..<count {
-            let pixel = firstPixel + p
-            let b = pixel / pixelsPerSample, r = pixel % pixelsPerSample
-            let oy = r / g.outputWidth, ox = r % g.outputWidth
-            var dst = rows + p * depth
-            let iy0 = oy * g.strideHeight - g.padTop, ix0 = ox * g.strideWidth - g.padLeft
-            for ky in 0..<g.filterHeight {
-                let iy = iy0 + ky * g.dilationHeight
-                for kx in 0..<g.filterWidth {
-                    let ix = ix0 + kx * g.dilationWidth
-                    if iy >= 0 && iy < g.inputHeight && ix >= 0 && ix < g.inputWidth {
-                        dst.update(from: input + ((b * g.inputHeight + iy) * g.inputWidth + ix) * c, count: c)
-                    } else {
-                        dst.update(repeating: 0, count: c)
+        let rowsPerOutput = self.rowsPerOutput, taps = self.taps, quantum = self.quantum
+        let outputsPerSample = self.outputsPerSample
+        zeros.withUnsafeBufferPointer { zeros in
+            tapOffsets.withUnsafeBufferPointer { offsets in
+                FastFloat.forEachSlice(units, threads: threads) { slot, range in
+                    for unit in range {
+                        let b = unit / unitsPerSample, u = unit % unitsPerSample
+                        let first = min(outputsPerSample, (quantaPerSample * u / unitsPerSample) * quantum)
+                        let last = min(outputsPerSample, (quantaPerSample * (u + 1) / unitsPerSample) * quantum)
+                        if first >= last { continue }
+                        let rows = (last - first) * rowsPerOutput
+                        let sample = x + b * inPerSample
+                        let out = y + (b * outputsPerSample + first) * n
+                        let call: FloatGEMMCall
+                        if self.readsInputDirectly {
+                            call = FloatGEMMCall(indirection: nil, a: sample + first * g.inputChannels, lda: g.inputChannels,
+                                                 rows: rows, taps: 1, channels: g.inputChannels, weights: self.weights,
+                                                 blocks: 0..<self.weights.blockCount, lo: self.lo, hi: self.hi, pool: 1,
+                                                 c: out, ldc: n, columns: n, reverse: false)
+                        } else {
+                            let pointers = indirectionBase! + slot * slotPointers
+                            let template = offsets.baseAddress! + first * rowsPerOutput * taps
+                            let zero = zeros.baseAddress!
+                            for i in 0..<rows * taps {
+                                let offset = Int(template[i])
+                                pointers[i] = offset < 0 ? zero : sample + offset
+                            }
+                            call = FloatGEMMCall(indirection: UnsafePointer(pointers), a: nil, lda: 0, rows: rows, taps: taps,
+                                                 channels: g.inputChannels, weights: self.weights,
+                                                 blocks: 0..<self.weights.blockCount, lo: self.lo, hi: self.hi,
+                                                 pool: rowsPerOutput, c: out, ldc: n, columns: n, reverse: false)
+                        }
+                        FloatGEMM.run(call, backend: self.backend)
                     }
-                    dst += c
                 }
             }
         }
@@ -153,7 +234,7 @@ public final class FastFloatConv2D: @unchecked Sendable {
 public enum FastFloat {
     /// Calls `body(slot, range)` for `threads` contiguous slices of `0..<count`, on `threads`
     /// threads (the caller's included) when `threads > 1`. `slot` is the slice number, so each
-    /// thread can own its part of a scratch buffer.
+    /// thread can own its part of a scratch buffer; slice `t` always runs on the same pool thread.
     @inlinable
     public static func forEachSlice(_ count: Int, threads: Int, _ body: (Int, Range<Int>) -> Void) {
         let threads = max(1, min(threads, count))
@@ -164,23 +245,6 @@ public enum FastFloat {
         Parallel.run(threads) { t in
             let lo = count * t / threads, hi = count * (t + 1) / threads
             if lo < hi { body(t, lo..<hi) }
-        }
-    }
-
-    /// `row[n] = clamp(row[n] + bias[n])` for `rows` rows of `bias.count` values.
-    @inlinable
-    public static func addBiasAndClamp(_ c: UnsafeMutablePointer<Float>, rows: Int, bias: [Float], activation: ActivationRange<Float>) {
-        let n = bias.count
-        let lo = activation.min, hi = activation.max
-        bias.withUnsafeBufferPointer { b in
-            for r in 0..<rows {
-                let row = c + r &* n
-                for j in 0..<n {
-                    let x = row[j] + b[j]
-                    let lowered = x < lo ? lo : x
-                    row[j] = hi < lowered ? hi : lowered
-                }
-            }
         }
     }
 }

@@ -1,58 +1,67 @@
-import TensorCore
-
-/// Float32 FULLY_CONNECTED through OpenBLAS: `sgemm` for several rows, `sgemv` over blocks of
-/// output units for one row, then bias and the fused activation.
+/// Float32 FULLY_CONNECTED on the packed float GEMM: weights packed once into 16-unit blocks, bias and
+/// the fused activation applied as the results are stored.
 ///
-/// One row reads every weight once, so it is bound by memory bandwidth when the weights do not fit
-/// in L2. `run(reversed:)` lets the caller alternate the order of the unit blocks between calls: the
-/// blocks read last by one call are read first by the next, while they are still cached.
+///     out[r][o] = clamp(Σ_k in[r][k] · weights[o][k]  +  bias[o])
 ///
-/// Results are within float rounding of the reference (different summation order, FMA); bias last.
+/// One row reads every weight once, so it is bound by memory bandwidth when the weights do not fit in
+/// L2: the kernel streams them one panel (≤ 1 MB) at a time. `run(reversed:)` lets the caller alternate
+/// the panel order between calls: the panel read last by one call is read first by the next, while it
+/// is still in L2. With several threads each thread keeps the same blocks from call to call (its L2).
+///
+/// Results are within float rounding of the reference (k ascending, FMA; bias last) and do not depend
+/// on `threads` or `reversed`.
 public final class FastFloatFullyConnected: @unchecked Sendable {
     public let geometry: FullyConnectedGeometry
     public let activation: ActivationRange<Float>
-    private let weights: [Float]
-    private let bias: [Float]
-    /// Output units per `sgemv` block (about 64 KB of weights).
-    private let unitsPerBlock: Int
+    public let backend: SIMDBackend
+    /// The packed weights and bias.
+    public let weights: PackedFloatWeights
 
+    /// Packs the weights (`[outputDepth][accumDepth]`). `backend` must be supported by this CPU.
     public init(weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?, geometry g: FullyConnectedGeometry,
-                activation: ActivationRange<Float>) {
-        precondition(weights.count == g.accumDepth * g.outputDepth, "FastFloatFullyConnected: weights length")
-        precondition(bias == nil || bias!.count == g.outputDepth, "FastFloatFullyConnected: bias length")
+                activation: ActivationRange<Float>, backend: SIMDBackend = .best) {
+        precondition(backend.isSupported, "FastFloatFullyConnected: backend \(backend) not supported by this CPU")
+        precondition(weights.count == g.accumDepth * g.outputDepth,
+                     "FastFloatFullyConnected: \(weights.count) weights for \(g.outputDepth) × \(g.accumDepth)")
+        precondition(bias == nil || bias!.count == g.outputDepth,
+                     "FastFloatFullyConnected: bias has \(bias!.count) values for \(g.outputDepth) units")
         geometry = g
         self.activation = activation
-        self.weights = Array(weights)
-        self.bias = bias.map(Array.init) ?? [Float](repeating: 0, count: g.outputDepth)
-        unitsPerBlock = max(8, (16_384 / max(g.accumDepth, 1) + 7) / 8 * 8)
+        self.backend = backend
+        self.weights = PackedFloatWeights(weights: weights, bias: bias, outputCount: g.outputDepth, depth: g.accumDepth)
     }
 
-    /// Runs `rows` input rows (`geometry.accumDepth` values each). With one row, `reversed` walks the
-    /// unit blocks last to first.
+    /// Runs `rows` input rows (`geometry.accumDepth` values each). Allocates nothing and needs no scratch.
+    ///
+    /// Up to 6 rows (one register tile) stream the weights once: threads split the 16-unit blocks, and
+    /// `reversed` walks each thread's blocks last to first. More rows are split across threads.
     public func run(input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>, rows: Int,
                     threads: Int = 1, reversed: Bool = false) {
         let g = geometry
         let k = g.accumDepth, n = g.outputDepth
-        precondition(input.count >= rows * k && output.count >= rows * n, "FastFloatFullyConnected.run: buffers too small")
-        if rows == 0 || n == 0 { return }
-        weights.withUnsafeBufferPointer { w in
-            let x = input.baseAddress!, y = output.baseAddress!
-            if rows == 1 {
-                let blocks = (n + unitsPerBlock - 1) / unitsPerBlock
-                FastFloat.forEachSlice(blocks, threads: threads) { _, range in
-                    for i in range {
-                        let block = reversed ? blocks - 1 - i : i
-                        let lo = block * self.unitsPerBlock, hi = min(n, lo + self.unitsPerBlock)
-                        BLAS.sgemv(m: hi - lo, n: k, a: w.baseAddress! + lo * k, x: x, y: y + lo)
-                    }
-                }
-            } else {
-                FastFloat.forEachSlice(rows, threads: threads) { _, range in
-                    BLAS.sgemm(transposeB: true, m: range.count, n: n, k: k, a: x + range.lowerBound * k,
-                               b: w.baseAddress!, c: y + range.lowerBound * n)
-                }
+        precondition(input.count >= rows * k && output.count >= rows * n,
+                     "FastFloatFullyConnected.run: buffers too small for \(rows) rows")
+        guard rows > 0, n > 0, let y = output.baseAddress else { return }
+        // A zero-depth layer still writes clamp(bias); the kernel never reads A then.
+        let x = input.baseAddress ?? UnsafePointer(weights.values)
+        let blocks = weights.blockCount
+        let lo = activation.min, hi = activation.max
+        if rows <= FloatGEMM.tileRows {
+            FastFloat.forEachSlice(blocks, threads: threads) { _, range in
+                FloatGEMM.run(FloatGEMMCall(indirection: nil, a: x, lda: k, rows: rows, taps: 1, channels: k,
+                                            weights: self.weights, blocks: range, lo: lo, hi: hi, pool: 1,
+                                            c: y, ldc: n, columns: n, reverse: reversed), backend: self.backend)
             }
-            FastFloat.addBiasAndClamp(y, rows: rows, bias: self.bias, activation: self.activation)
+        } else {
+            // Whole 6-row tiles per thread.
+            let tiles = (rows + FloatGEMM.tileRows - 1) / FloatGEMM.tileRows
+            FastFloat.forEachSlice(tiles, threads: threads) { _, range in
+                let first = range.lowerBound * FloatGEMM.tileRows
+                let count = min(rows, range.upperBound * FloatGEMM.tileRows) - first
+                FloatGEMM.run(FloatGEMMCall(indirection: nil, a: x + first * k, lda: k, rows: count, taps: 1, channels: k,
+                                            weights: self.weights, blocks: 0..<blocks, lo: lo, hi: hi, pool: 1,
+                                            c: y + first * n, ldc: n, columns: n, reverse: reversed), backend: self.backend)
+            }
         }
     }
 }
