@@ -249,10 +249,8 @@ public final class FastConv2DInt8: @unchecked Sendable {
                 } else {
                     let image = x + b * g.inputHeight * g.inputWidth * g.inputChannels
                     for r in 0..<convRows {
-                        for col in 0..<usedWidth {
-                            patches.gatherRow(image: image, oy: cy0 + r, ox: col, padByte: padByte,
-                                              into: a + (r * usedWidth + col) * depth)
-                        }
+                        patches.gatherSpan(image: image, oy: cy0 + r, ox0: 0, count: usedWidth, padByte: padByte,
+                                           into: a + r * usedWidth * depth)
                     }
                     Int8GEMM.multiply(a: a, rowStride: depth, rows: pixels, activations: .unsigned, weights: weights,
                                       blocks: 0..<weights.blockCount, c: c, cRowStride: npad, backend: backend)

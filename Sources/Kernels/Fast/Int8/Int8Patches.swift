@@ -4,68 +4,72 @@
 ///
 /// in the filter's (ky, kx, i) order. With `padByte = inputZeroPoint + 128`, a padded tap contributes
 /// `(zp + 128 - 128 - zp) * w = 0` once the GEMM's zero-point correction is applied.
+///
+/// Index arithmetic wraps (`&+`, `&*`): every index is below the element count of a buffer whose size
+/// the kernel checked against the geometry, so none can overflow.
 struct Int8Patches {
     let geometry: Conv2DGeometry
 
     /// Bytes per row: `filterHeight × filterWidth × inputChannels`.
     var depth: Int { geometry.filterHeight * geometry.filterWidth * geometry.inputChannels }
 
-    /// Writes the row of output pixel `(oy, ox)` of the image at `image` (`H × W × C` int8 values).
-    @inline(__always)
-    func gatherRow(image: UnsafePointer<Int8>, oy: Int, ox: Int, padByte: UInt8, into dst: UnsafeMutablePointer<UInt8>) {
+    /// Writes the rows of output pixels `(oy, ox0 ..< ox0 + count)` of one image (`H × W × C` int8
+    /// values at `image`), `depth` bytes apart. Filter row by filter row, so the row test is done once
+    /// per span and an interior pixel's taps of one filter row are one contiguous copy.
+    func gatherSpan(image: UnsafePointer<Int8>, oy: Int, ox0: Int, count: Int, padByte: UInt8,
+                    into dst: UnsafeMutablePointer<UInt8>) {
         let g = geometry
-        let cin = g.inputChannels
-        let iy0 = oy * g.strideHeight - g.padTop, ix0 = ox * g.strideWidth - g.padLeft
-        let rowBytes = g.filterWidth * cin
-        if g.dilationWidth == 1 && ix0 >= 0 && ix0 + g.filterWidth <= g.inputWidth {
-            // The taps of one filter row are contiguous in NHWC.
-            for ky in 0..<g.filterHeight {
-                let iy = iy0 + ky * g.dilationHeight
-                let d = dst + ky * rowBytes
-                if iy >= 0 && iy < g.inputHeight {
-                    FastInt8.copyFlipped(image + (iy * g.inputWidth + ix0) * cin, d, count: rowBytes)
-                } else {
-                    d.update(repeating: padByte, count: rowBytes)
-                }
-            }
-            return
-        }
-        var d = dst
+        let cin = g.inputChannels, fw = g.filterWidth, width = g.inputWidth
+        let sw = g.strideWidth, dw = g.dilationWidth, padLeft = g.padLeft
+        let rowBytes = fw &* cin, depth = g.filterHeight &* rowBytes
+        let iy0 = oy &* g.strideHeight &- g.padTop
         for ky in 0..<g.filterHeight {
-            let iy = iy0 + ky * g.dilationHeight
-            let rowInside = iy >= 0 && iy < g.inputHeight
-            for kx in 0..<g.filterWidth {
-                let ix = ix0 + kx * g.dilationWidth
-                if rowInside && ix >= 0 && ix < g.inputWidth {
-                    FastInt8.copyFlipped(image + (iy * g.inputWidth + ix) * cin, d, count: cin)
-                } else {
-                    d.update(repeating: padByte, count: cin)
+            let iy = iy0 &+ ky &* g.dilationHeight
+            var d = dst + ky &* rowBytes
+            guard iy >= 0 && iy < g.inputHeight else {
+                for _ in 0..<count {
+                    d.update(repeating: padByte, count: rowBytes)
+                    d += depth
                 }
-                d += cin
+                continue
+            }
+            let line = image + iy &* width &* cin
+            for p in 0..<count {
+                let ix0 = (ox0 &+ p) &* sw &- padLeft
+                if dw == 1 && ix0 >= 0 && ix0 &+ fw <= width {
+                    FastInt8.copyFlipped(line + ix0 &* cin, d, count: rowBytes)
+                } else {
+                    for kx in 0..<fw {
+                        let ix = ix0 &+ kx &* dw
+                        if ix >= 0 && ix < width {
+                            FastInt8.copyFlipped(line + ix &* cin, d + kx &* cin, count: cin)
+                        } else {
+                            (d + kx &* cin).update(repeating: padByte, count: cin)
+                        }
+                    }
+                }
+                d += depth
             }
         }
     }
 
-    /// Writes the rows of `count` consecutive output pixels starting at pixel `first` of image `b`
-    /// (pixels numbered row-major over all images), `depth` bytes apart.
+    /// Writes the rows of `count` consecutive output pixels starting at pixel `first` (pixels numbered
+    /// row-major over all images of `input`), `depth` bytes apart.
     func gatherRows(input: UnsafePointer<Int8>, first: Int, count: Int, padByte: UInt8, into dst: UnsafeMutablePointer<UInt8>) {
         let g = geometry
-        let pixelsPerImage = g.outputHeight * g.outputWidth
-        let imageSize = g.inputHeight * g.inputWidth * g.inputChannels
+        let width = g.outputWidth
+        let pixelsPerImage = g.outputHeight &* width
+        let imageSize = g.inputHeight &* g.inputWidth &* g.inputChannels
         let depth = self.depth
-        var b = first / pixelsPerImage, r = first % pixelsPerImage
-        var oy = r / g.outputWidth, ox = r % g.outputWidth
-        for p in 0..<count {
-            gatherRow(image: input + b * imageSize, oy: oy, ox: ox, padByte: padByte, into: dst + p * depth)
-            ox += 1
-            if ox == g.outputWidth {
-                ox = 0
-                oy += 1
-                if oy == g.outputHeight {
-                    oy = 0
-                    b += 1
-                }
-            }
+        var pixel = first, written = 0
+        while written < count {
+            let b = pixel / pixelsPerImage, r = pixel % pixelsPerImage
+            let oy = r / width, ox = r % width
+            let span = min(width &- ox, count &- written)
+            gatherSpan(image: input + b &* imageSize, oy: oy, ox0: ox, count: span, padByte: padByte,
+                       into: dst + written &* depth)
+            pixel &+= span
+            written &+= span
         }
     }
 }
