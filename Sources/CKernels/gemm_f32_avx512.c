@@ -7,6 +7,13 @@
 #define F32_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #define F32_INLINE static inline __attribute__((always_inline))
 
+/// `a + o`, or `zero` when `o` < 0, without a branch (padded taps are irregular: a branch mispredicts).
+F32_INLINE const float *f32_tap(const float *a, const float *zero, int32_t o) {
+    const uintptr_t padded = (uintptr_t)(intptr_t)(o >> 31);   // all ones when o < 0
+    const uintptr_t inside = (uintptr_t)a + (uintptr_t)((intptr_t)o * (intptr_t)sizeof(float));
+    return (const float *)((inside & ~padded) | ((uintptr_t)zero & padded));
+}
+
 /// Largest register tile: 6 rows x 4 blocks = 24 accumulators (+ 4 weight vectors; the row values are
 /// broadcast from memory), which keeps both FMA ports busy with 10 loads per 24 FMAs.
 enum { F32_MR = 6, F32_NB = 4 };
@@ -53,8 +60,11 @@ F32_INLINE F32_AVX512 void f32_tile512(const qk_f32_gemm *g, size_t row0, size_t
         const float *x[F32_MR];
 #pragma clang loop unroll(full)
         for (int r = 0; r < MR; r++) {
-            x[r] = g->indirection ? g->indirection[(row0 + r) * taps + t]
-                                  : g->a + (ptrdiff_t)(row0 + r) * g->lda + t * channels;
+            if (g->offsets) {
+                x[r] = f32_tap(g->a, g->zero, g->offsets[(row0 + r) * taps + t]);
+            } else {
+                x[r] = g->a + (ptrdiff_t)(row0 + r) * g->lda + t * channels;
+            }
         }
         const float *w = wbase + (t * channels + i0) * 16;
         for (size_t i = i0; i < i1; i++, w += 16) {

@@ -327,16 +327,62 @@ struct FastFloatKernelTests {
         }
     }
 
+    // MARK: - Pooling
+
+    @Test("FastPooling: max and average pools, float and int8, equal the reference value for value", arguments: 0..<3)
+    func pooling(seed: UInt64) {
+        var rng = SplitMix(seed: 9500 + seed)
+        for _ in 0..<40 {
+            let channels = FastTest.pick([1, 3, 15, 16, 17, 33, 64], &rng)
+            let f = FastTest.int(1...3, &rng)
+            let g = Conv2DGeometry(batches: FastTest.int(1...3, &rng), inputHeight: FastTest.int(1...9, &rng),
+                                   inputWidth: FastTest.int(1...9, &rng), inputChannels: channels, filterHeight: f,
+                                   filterWidth: FastTest.pick([f, 1, 2], &rng), outputChannels: channels,
+                                   strideHeight: FastTest.int(1...3, &rng), strideWidth: FastTest.int(1...3, &rng),
+                                   padding: FastTest.pick(PaddingType.allCases, &rng))
+            if g.outputHeight == 0 || g.outputWidth == 0 { continue }
+            let label = "b\(g.batches) \(g.inputHeight)x\(g.inputWidth)x\(channels) f\(g.filterHeight)x\(g.filterWidth) s\(g.strideHeight),\(g.strideWidth) pad\(g.padTop),\(g.padLeft)"
+            let activation = FastTest.pick(Self.activations, &rng)
+            let x = Self.floats(g.inputCount, &rng, scale: 3)
+            var fast = [Float](repeating: .nan, count: g.outputCount), reference = fast
+            x.withUnsafeBufferPointer { x in
+                fast.withUnsafeMutableBufferPointer { FastPooling.maxPool2D(input: x, output: $0, geometry: g, activation: activation) }
+                reference.withUnsafeMutableBufferPointer { ReferenceKernels.maxPool2D(input: x, output: $0, geometry: g, activation: activation) }
+            }
+            #expect(fast.map(\.bitPattern) == reference.map(\.bitPattern), "float max \(label)")
+            x.withUnsafeBufferPointer { x in
+                fast.withUnsafeMutableBufferPointer { FastPooling.averagePool2D(input: x, output: $0, geometry: g, activation: activation) }
+                reference.withUnsafeMutableBufferPointer { ReferenceKernels.averagePool2D(input: x, output: $0, geometry: g, activation: activation) }
+            }
+            #expect(fast.map(\.bitPattern) == reference.map(\.bitPattern), "float average \(label)")
+
+            let q = FastTest.int8s(g.inputCount, &rng)
+            let clamp = FastTest.pick([ActivationRange<Int32>(min: -128, max: 127), ActivationRange(min: -10, max: 100)], &rng)
+            var fast8 = [Int8](repeating: 0, count: g.outputCount), reference8 = fast8
+            var sums = [Int32](repeating: 0, count: channels)
+            q.withUnsafeBufferPointer { x in
+                fast8.withUnsafeMutableBufferPointer { FastPooling.maxPool2D(input: x, output: $0, geometry: g, activation: clamp) }
+                reference8.withUnsafeMutableBufferPointer { ReferenceKernels.maxPool2D(input: x, output: $0, geometry: g, activation: clamp) }
+            }
+            #expect(FastTest.firstMismatch(fast8, reference8) == nil, "int8 max \(label)")
+            q.withUnsafeBufferPointer { x in sums.withUnsafeMutableBufferPointer { s in
+                fast8.withUnsafeMutableBufferPointer { FastPooling.averagePool2D(input: x, output: $0, geometry: g, activation: clamp, scratch: s) }
+                reference8.withUnsafeMutableBufferPointer { ReferenceKernels.averagePool2D(input: x, output: $0, geometry: g, activation: clamp) }
+            } }
+            #expect(FastTest.firstMismatch(fast8, reference8) == nil, "int8 average \(label)")
+        }
+    }
+
     // MARK: - Plumbing
 
     @Test("FloatGEMMCall has qk_f32_gemm's layout (8-byte fields, lo/hi sharing one)")
     func callLayout() {
         typealias C = FloatGEMMCall
-        #expect(MemoryLayout<C>.size == 136 && MemoryLayout<C>.alignment == 8)
+        #expect(MemoryLayout<C>.size == 144 && MemoryLayout<C>.alignment == 8)
         let offsets: [(PartialKeyPath<C>, Int)] = [
-            (\C.indirection, 0), (\C.a, 8), (\C.lda, 16), (\C.rows, 24), (\C.taps, 32), (\C.channels, 40),
-            (\C.weights, 48), (\C.blockStride, 56), (\C.blockBegin, 64), (\C.blockEnd, 72), (\C.bias, 80),
-            (\C.lo, 88), (\C.hi, 92), (\C.pool, 96), (\C.c, 104), (\C.ldc, 112), (\C.columns, 120), (\C.reverse, 128),
+            (\C.offsets, 0), (\C.a, 8), (\C.zero, 16), (\C.lda, 24), (\C.rows, 32), (\C.taps, 40), (\C.channels, 48),
+            (\C.weights, 56), (\C.blockStride, 64), (\C.blockBegin, 72), (\C.blockEnd, 80), (\C.bias, 88),
+            (\C.lo, 96), (\C.hi, 100), (\C.pool, 104), (\C.c, 112), (\C.ldc, 120), (\C.columns, 128), (\C.reverse, 136),
         ]
         for (path, offset) in offsets { #expect(MemoryLayout<C>.offset(of: path) == offset, "\(path)") }
     }

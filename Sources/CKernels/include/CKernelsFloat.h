@@ -1,5 +1,6 @@
 // QuantKit's float32 SIMD micro-kernels: a register-tiled GEMM that also runs convolutions through an
-// indirection buffer (XNNPACK's "indirect GEMM": no im2col copy), with bias, the fused activation clamp
+// indirection table (XNNPACK's "indirect GEMM", here with int32 offsets so the table is built once per
+// geometry, not per call; no im2col copy), with bias, the fused activation clamp
 // and an optional max over groups of consecutive rows (a fused MAX_POOL_2D) applied before the store.
 //
 // Each kernel is compiled for its instruction set with a per-function target attribute, so this
@@ -21,12 +22,12 @@ extern "C" {
 #define QK_F32_BLOCK 16
 
 /// One call of a float GEMM kernel. All fields are 8 bytes wide except `lo`/`hi` (two floats in one
-/// 8-byte slot), so the layout is the same on every 64-bit ABI.
+/// 8-byte slot), so the layout is the same on every 64-bit ABI (144 bytes).
 ///
 /// Rows r < `rows`, depth index k = t * channels + i (tap t < `taps`, channel i < `channels`):
 ///
-///     a(r, k) = indirection[r * taps + t][i]        when indirection != NULL
-///             = a[r * lda + t * channels + i]        otherwise
+///     a(r, k) = a[o + i]  with o = offsets[r * taps + t], or zero[i] when o < 0   (offsets != NULL)
+///             = a[r * lda + t * channels + i]                                     (offsets == NULL)
 ///     acc(r, n) = Σ_k a(r, k) * B(k, n)               (float32 FMA, k ascending: the result for one
 ///                                                      (r, n) does not depend on the tiling, the
 ///                                                      thread split or `reverse`)
@@ -44,8 +45,9 @@ extern "C" {
 /// columns) of every output row; nothing at or past `columns` is written. With `reverse` != 0 the
 /// blocks are visited last to first (for L2 reuse between calls; results do not change).
 typedef struct qk_f32_gemm {
-    const float *const *indirection;
+    const int32_t *offsets;
     const float *a;
+    const float *zero;
     ptrdiff_t lda;
     size_t rows;
     size_t taps;

@@ -1,9 +1,10 @@
 import TensorCore
 
 /// Float32 CONV_2D as an indirect GEMM (XNNPACK's scheme): each output pixel is a GEMM row whose
-/// depth is read through `filterHeight × filterWidth` pointers, one per tap, to the input pixel's
-/// channels (or to a zero vector for a padded tap), so no im2col copy is made. The filter is packed
-/// once into 16-channel blocks; the micro-kernel adds the bias, clamps and stores.
+/// depth is read through `filterHeight × filterWidth` taps, each the offset of an input pixel's
+/// channels in the sample (or -1: a zero vector, for a padded tap), so no im2col copy is made. The
+/// offset table depends only on the geometry and is built once at init; the filter is packed once
+/// into 16-channel blocks; the micro-kernel adds the bias, clamps and stores.
 ///
 ///     out[p][o] = clamp(Σ_{tap, i} in[tap(p)][i] · filter[o][tap][i]  +  bias[o])
 ///
@@ -66,14 +67,14 @@ public final class FastFloatConv2D: @unchecked Sendable {
     /// The clamp applied at the store: the convolution's, then the pool's.
     private let lo: Float, hi: Float
     /// Outputs per unit-of-work quantum (a multiple of the 6-row tile when the pool allows) and the
-    /// most quanta in one unit (which bounds the per-thread indirection buffer).
+    /// most quanta in one unit.
     private let quantum: Int
     private let maxQuantaPerUnit: Int
 
     /// GEMM rows in one unit of work, at most (about 1024).
     static let targetRowsPerUnit = 1024
 
-    /// Prepares the kernel: packs the filter (OHWI) and the indirection template.
+    /// Prepares the kernel: packs the filter (OHWI) and builds the tap offset table.
     ///
     /// Returns nil for grouped convolutions (the caller runs the reference). `backend` must be
     /// supported by this CPU.
@@ -157,18 +158,13 @@ public final class FastFloatConv2D: @unchecked Sendable {
     /// Output elements for `batches` samples.
     public func outputCount(batches: Int) -> Int { batches * outputsPerSample * geometry.outputChannels }
 
-    /// Most GEMM rows of one unit of work: the per-thread indirection buffer holds this many × taps pointers.
-    private var maxRowsPerUnit: Int { maxQuantaPerUnit * quantum * rowsPerOutput }
-
-    /// Scratch bytes ``run(input:output:batches:scratch:threads:)`` needs with `threads` threads
-    /// (the indirection buffers; none when the input is read directly).
-    public func scratchByteCount(threads: Int = 1) -> Int {
-        readsInputDirectly ? 0 : max(1, threads) * maxRowsPerUnit * taps * MemoryLayout<UnsafePointer<Float>>.stride
-    }
+    /// Scratch bytes ``run(input:output:batches:scratch:threads:)`` needs with `threads` threads: none
+    /// (the offset table is built at init); kept so callers size scratch the same way for every kernel.
+    public func scratchByteCount(threads: Int = 1) -> Int { 0 }
 
     /// Runs `batches` samples: `input` `[batches, H, W, C]`, `output` `[batches, outputHeight, outputWidth, O]`.
     ///
-    /// Allocates nothing; `scratch` holds at least ``scratchByteCount(threads:)`` bytes. With
+    /// Allocates nothing and does not touch `scratch`. With
     /// `threads > 1` the output pixels are split across threads; the results do not depend on `threads`.
     public func run(input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>, batches: Int,
                     scratch: UnsafeMutableRawBufferPointer, threads: Int = 1) {
@@ -177,8 +173,6 @@ public final class FastFloatConv2D: @unchecked Sendable {
         let n = g.outputChannels
         precondition(input.count >= batches * inPerSample && output.count >= outputCount(batches: batches),
                      "FastFloatConv2D.run: buffers too small for \(batches) samples")
-        precondition(scratch.count >= scratchByteCount(threads: threads),
-                     "FastFloatConv2D.run: scratch has \(scratch.count) bytes, needs \(scratchByteCount(threads: threads))")
         guard batches > 0, n > 0, outputsPerSample > 0, let x = input.baseAddress, let y = output.baseAddress else { return }
 
         // Units: runs of whole quanta inside one sample; at least `threads` of them in all.
@@ -186,15 +180,11 @@ public final class FastFloatConv2D: @unchecked Sendable {
         let unitsPerSample = min(quantaPerSample, max((quantaPerSample + maxQuantaPerUnit - 1) / maxQuantaPerUnit,
                                                       (max(1, threads) + batches - 1) / batches))
         let units = batches * unitsPerSample
-        let slotPointers = readsInputDirectly ? 0 : maxRowsPerUnit * taps
-        let indirectionBase = scratch.baseAddress.map {
-            $0.bindMemory(to: UnsafePointer<Float>?.self, capacity: max(1, threads) * slotPointers)
-        }
         let rowsPerOutput = self.rowsPerOutput, taps = self.taps, quantum = self.quantum
         let outputsPerSample = self.outputsPerSample
         zeros.withUnsafeBufferPointer { zeros in
             tapOffsets.withUnsafeBufferPointer { offsets in
-                FastFloat.forEachSlice(units, threads: threads) { slot, range in
+                FastFloat.forEachSlice(units, threads: threads) { _, range in
                     for unit in range {
                         let b = unit / unitsPerSample, u = unit % unitsPerSample
                         let first = min(outputsPerSample, (quantaPerSample * u / unitsPerSample) * quantum)
@@ -205,19 +195,13 @@ public final class FastFloatConv2D: @unchecked Sendable {
                         let out = y + (b * outputsPerSample + first) * n
                         let call: FloatGEMMCall
                         if self.readsInputDirectly {
-                            call = FloatGEMMCall(indirection: nil, a: sample + first * g.inputChannels, lda: g.inputChannels,
+                            call = FloatGEMMCall(offsets: nil, a: sample + first * g.inputChannels, lda: g.inputChannels,
                                                  rows: rows, taps: 1, channels: g.inputChannels, weights: self.weights,
                                                  blocks: 0..<self.weights.blockCount, lo: self.lo, hi: self.hi, pool: 1,
                                                  c: out, ldc: n, columns: n, reverse: false)
                         } else {
-                            let pointers = indirectionBase! + slot * slotPointers
-                            let template = offsets.baseAddress! + first * rowsPerOutput * taps
-                            let zero = zeros.baseAddress!
-                            for i in 0..<rows * taps {
-                                let offset = Int(template[i])
-                                pointers[i] = offset < 0 ? zero : sample + offset
-                            }
-                            call = FloatGEMMCall(indirection: UnsafePointer(pointers), a: nil, lda: 0, rows: rows, taps: taps,
+                            call = FloatGEMMCall(offsets: offsets.baseAddress! + first * rowsPerOutput * taps, a: sample,
+                                                 zero: zeros.baseAddress!, lda: 0, rows: rows, taps: taps,
                                                  channels: g.inputChannels, weights: self.weights,
                                                  blocks: 0..<self.weights.blockCount, lo: self.lo, hi: self.hi,
                                                  pool: rowsPerOutput, c: out, ldc: n, columns: n, reverse: false)

@@ -2,7 +2,7 @@
 /// `Sources/CKernels/include/CKernelsFloat.h`, field for field (see the header for the contract).
 ///
 /// Every field is 8 bytes wide except `lo`/`hi`, which share one 8-byte slot, so Swift lays the
-/// struct out exactly as C does (136 bytes; `FastFloatKernelTests` checks every offset).
+/// struct out exactly as C does (144 bytes; `FastFloatKernelTests` checks every offset).
 ///
 /// Why a copy of the C struct: `CKernels`' generated module map uses `CKernels.h` as its umbrella
 /// header, so `CKernelsFloat.h` is not imported into Swift until `CKernels.h` includes it (a file this
@@ -10,8 +10,9 @@
 /// Once the include is there, delete `cFloatGEMMAVX512`/`cFloatGEMMAVX2` and this struct's mirror role
 /// (call `qk_f32_gemm_avx512` with a `qk_f32_gemm`).
 struct FloatGEMMCall {
-    var indirection: UnsafePointer<UnsafePointer<Float>?>?
+    var offsets: UnsafePointer<Int32>?
     var a: UnsafePointer<Float>?
+    var zero: UnsafePointer<Float>?
     var lda: Int
     var rows: Int
     var taps: Int
@@ -29,11 +30,12 @@ struct FloatGEMMCall {
     var columns: Int
     var reverse: Int
 
-    init(indirection: UnsafePointer<UnsafePointer<Float>?>?, a: UnsafePointer<Float>?, lda: Int, rows: Int, taps: Int,
+    init(offsets: UnsafePointer<Int32>?, a: UnsafePointer<Float>?, zero: UnsafePointer<Float>? = nil, lda: Int, rows: Int, taps: Int,
          channels: Int, weights: PackedFloatWeights, blocks: Range<Int>, lo: Float, hi: Float, pool: Int,
          c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, reverse: Bool) {
-        self.indirection = indirection
+        self.offsets = offsets
         self.a = a
+        self.zero = zero
         self.lda = lda
         self.rows = rows
         self.taps = taps
@@ -96,20 +98,32 @@ enum FloatGEMM {
             while r0 < rows {
                 let mr = min(4, rows - r0)
                 var acc = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
-                for t in 0..<taps {
-                    // Rows past the end repeat the tile's first row; their sums are dropped.
-                    let x0 = rowPointer(g, r0, t)
-                    let x1 = mr > 1 ? rowPointer(g, r0 + 1, t) : x0
-                    let x2 = mr > 2 ? rowPointer(g, r0 + 2, t) : x0
-                    let x3 = mr > 3 ? rowPointer(g, r0 + 3, t) : x0
-                    var wp = UnsafeRawPointer(w + t &* channels &* 16)
-                    for i in 0..<channels {
-                        let wv = wp.loadUnaligned(as: SIMD16<Float>.self)
-                        acc.0 += SIMD16(repeating: x0[i]) * wv
-                        acc.1 += SIMD16(repeating: x1[i]) * wv
-                        acc.2 += SIMD16(repeating: x2[i]) * wv
-                        acc.3 += SIMD16(repeating: x3[i]) * wv
-                        wp += 64
+                if mr == 1 {
+                    // One row (FULLY_CONNECTED at batch 1): no repeated rows.
+                    for t in 0..<taps {
+                        let x0 = rowPointer(g, r0, t)
+                        var wp = UnsafeRawPointer(w + t &* channels &* 16)
+                        for i in 0..<channels {
+                            acc.0 += SIMD16(repeating: x0[i]) * wp.loadUnaligned(as: SIMD16<Float>.self)
+                            wp += 64
+                        }
+                    }
+                } else {
+                    for t in 0..<taps {
+                        // Rows past the end repeat the tile's first row; their sums are dropped.
+                        let x0 = rowPointer(g, r0, t)
+                        let x1 = mr > 1 ? rowPointer(g, r0 + 1, t) : x0
+                        let x2 = mr > 2 ? rowPointer(g, r0 + 2, t) : x0
+                        let x3 = mr > 3 ? rowPointer(g, r0 + 3, t) : x0
+                        var wp = UnsafeRawPointer(w + t &* channels &* 16)
+                        for i in 0..<channels {
+                            let wv = wp.loadUnaligned(as: SIMD16<Float>.self)
+                            acc.0 += SIMD16(repeating: x0[i]) * wv
+                            acc.1 += SIMD16(repeating: x1[i]) * wv
+                            acc.2 += SIMD16(repeating: x2[i]) * wv
+                            acc.3 += SIMD16(repeating: x3[i]) * wv
+                            wp += 64
+                        }
                     }
                 }
                 for r in 0..<mr {
@@ -138,7 +152,10 @@ enum FloatGEMM {
 
     @inline(__always)
     private static func rowPointer(_ g: FloatGEMMCall, _ r: Int, _ t: Int) -> UnsafePointer<Float> {
-        if let indirection = g.indirection { return indirection[r &* g.taps &+ t]! }
+        if let offsets = g.offsets {
+            let o = Int(offsets[r &* g.taps &+ t])
+            return o < 0 ? g.zero! : g.a! + o
+        }
         return g.a! + (r &* g.lda &+ t &* g.channels)
     }
 }
