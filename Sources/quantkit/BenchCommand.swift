@@ -87,8 +87,11 @@ struct BenchCommand: ParsableCommand {
         }
 
         let kernels = interpreter.options.kernels.rawValue, threads = interpreter.threadCount
-        note(String(format: "bench: %@: prepared in %.1f ms (%@ kernels, %d thread%@, batch %d); warming up ...",
-                    model, prepareSeconds * 1000, kernels, threads, threads == 1 ? "" : "s", interpreter.batchCapacity))
+        // The instruction set of the fast kernels (the reference kernels are plain loops).
+        let simd = interpreter.options.kernels == .fast ? (interpreter.options.simdBackend ?? SIMDBackend.best).rawValue : nil
+        note(String(format: "bench: %@: prepared in %.1f ms (%@ kernels%@, %d thread%@, batch %d); warming up ...",
+                    model, prepareSeconds * 1000, kernels, simd.map { " on \($0)" } ?? "", threads, threads == 1 ? "" : "s",
+                    interpreter.batchCapacity))
         var warmupCount = 0
         let warmStart = monotonicSeconds()
         if let warmup {
@@ -145,12 +148,13 @@ struct BenchCommand: ParsableCommand {
                 "run_ms": times.map(ms),
             ]
             if let cpu = cpuModelName() { object["cpu"] = cpu }
+            object["simd_backend"] = simd.map { $0 as Any } ?? NSNull()
             try printJSON(object)
         } else {
             let perInference = perRun == 1 ? "" : String(format: "; per inference median %.4f ms, min %.4f, max %.4f",
                                                         ms(median) / Double(perRun), ms(minimum) / Double(perRun), ms(maximum) / Double(perRun))
             print("model       \(model)")
-            print("kernels     \(kernels), \(threads) thread\(threads == 1 ? "" : "s"), batch \(batch)"
+            print("kernels     \(kernels)\(simd.map { " (\($0))" } ?? ""), \(threads) thread\(threads == 1 ? "" : "s"), batch \(batch)"
                   + (interpreter.batchCapacity != batch ? " (graph not batchable: capacity \(interpreter.batchCapacity))" : "")
                   + (perRun != batch ? ", \(perRun) samples per run" : ""))
             print("input       \(inputDescription), \(input ?? "synthetic (seed 0)")")

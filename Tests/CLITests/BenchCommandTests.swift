@@ -39,6 +39,11 @@ struct BenchCommandTests {
         #expect(object["warmup"] as? Int == 1)
         #expect((object["run_ms"] as? [Double])?.count == 3)
         #expect(object["model"] as? String == Self.path(model))
+        if kernels == "fast" {
+            #expect(["avx512vnni", "avx2", "portable"].contains(object["simd_backend"] as? String ?? ""), "\(object)")
+        } else {
+            #expect(object["simd_backend"] is NSNull)
+        }
         #expect(r.stderr.contains("bench:"), "progress goes to standard error")
     }
 
