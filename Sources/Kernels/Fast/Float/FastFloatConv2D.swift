@@ -21,6 +21,10 @@ import TensorCore
 /// kernel, `.portable` plain Swift.
 public final class FastFloatConv2D: @unchecked Sendable {
     /// A MAX_POOL_2D with VALID padding applied to the convolution's output.
+    ///
+    /// Each window's convolution pixels are computed for that window, so overlapping windows
+    /// (stride < filter) compute the shared pixels more than once: fuse those only when the saved
+    /// store and pool pass outweigh it. Non-overlapping windows (the usual 2×2/2) cost nothing extra.
     public struct FusedMaxPool: Sendable, Hashable {
         public var filterHeight: Int
         public var filterWidth: Int
