@@ -16,7 +16,7 @@ final class FastKernelCache {
 }
 
 extension Preparation {
-    /// int8 CONV_2D operators whose output feeds only a VALID int8 MAX_POOL_2D (and is not a graph
+    /// CONV_2D operators (int8 or float) whose output feeds only a VALID MAX_POOL_2D (and is not a graph
     /// output), by convolution index → pool index. The fused kernel pools before writing, so the
     /// convolution's full-size output is never stored.
     static func fusableConvolutionPools(_ graph: Graph, executed: [Int]) -> [Int: Int] {
@@ -26,10 +26,11 @@ extension Preparation {
         for j in executed {
             let op = graph.operators[j]
             guard op.kind == .conv2D, let y = op.outputs.first, !graph.outputs.contains(y),
-                  graph.tensors[op.inputs[0]].elementType == .int8, graph.tensors[op.inputs[1]].elementType == .int8,
-                  let r = readers[y], r.count == 1, case .maxPool2D(let p) = graph.operators[r[0]].options,
-                  p.padding == .valid, graph.tensors[graph.operators[r[0]].outputs[0]].elementType == .int8
+                  let r = readers[y], r.count == 1, case .maxPool2D(let p) = graph.operators[r[0]].options, p.padding == .valid
             else { continue }
+            // int8 → int8 or float → float throughout (a hybrid convolution is not fused).
+            let types = [op.inputs[0], op.inputs[1], y, graph.operators[r[0]].outputs[0]].map { graph.tensors[$0].elementType }
+            guard types.allSatisfy({ $0 == .int8 }) || types.allSatisfy({ $0 == .float32 }) else { continue }
             pairs[j] = r[0]
         }
         return pairs
@@ -60,9 +61,19 @@ extension Preparation {
 
         switch reference {
         case .conv2D(let s):
-            guard let k = try shared({ FastFloatConv2D(filter: s.filter, bias: s.bias, geometry: s.geometry, activation: s.parameters) },
+            var pool: FastFloatConv2D.FusedMaxPool?
+            var output = s.output
+            if let p = fusedPools[j], case .maxPool2D(let options) = graph.operators[p].options {
+                output = operand(graph.operators[p].outputs[0])
+                pool = FastFloatConv2D.FusedMaxPool(filterHeight: options.filterHeight, filterWidth: options.filterWidth,
+                                                    strideHeight: options.strideHeight, strideWidth: options.strideWidth,
+                                                    activation: options.fusedActivation.floatRange)
+            }
+            guard let k = try shared({ FastFloatConv2D(filter: s.filter, bias: s.bias, geometry: s.geometry, activation: s.parameters,
+                                                       fusedMaxPool: pool, backend: backend) },
                                      scratch: { $0.scratchByteCount(threads: threads) }) else { return nil }
-            return .fastConv2D(FastStep(input: s.input, output: s.output, kernel: k))
+            if let p = fusedPools[j], k.fusedMaxPool != nil { fusedAway.insert(p) } else { output = s.output }
+            return .fastConv2D(FastStep(input: s.input, output: output, kernel: k))
 
         case .conv2DInt8(let s):
             var pool: FastConv2DInt8.FusedMaxPool?
@@ -91,7 +102,7 @@ extension Preparation {
             return .fastDepthwiseConv2DInt8(FastStep(input: s.input, output: s.output, kernel: k))
 
         case .fullyConnected(let s):
-            guard let k = try shared({ FastFloatFullyConnected(weights: s.weights, bias: s.bias, geometry: s.geometry, activation: s.parameters) },
+            guard let k = try shared({ FastFloatFullyConnected(weights: s.weights, bias: s.bias, geometry: s.geometry, activation: s.parameters, backend: backend) },
                                      scratch: { _ in 0 }) else { return nil }
             return .fastFullyConnected(FastStep(input: s.input, output: s.output, kernel: k))
 
