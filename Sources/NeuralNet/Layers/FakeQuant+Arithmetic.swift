@@ -107,20 +107,30 @@ public enum FakeQuantArithmetic {
     /// The straight-through gradient: zeroes `g[i]` where `x[i]` was outside the nudged range
     /// (`x · (1/scale)` not in `[lower, upper]`, bounds included, as TensorFlow's
     /// `FakeQuantWithMinMaxVarsGradient`), and keeps it inside.
+    ///
+    /// `clamp`, when given, also applies the backward pass of the activation that produced `x`
+    /// (a ReLU's `(0, inf)`, ReLU6's `(0, 6)`: zero where `x` is not strictly inside, as
+    /// `Vectorized.maskOutside` does), in the same pass.
     @inlinable
-    public static func maskOutside(_ g: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, count n: Int, grid: FakeQuantGrid) {
+    public static func maskOutside(_ g: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, count n: Int, grid: FakeQuantGrid,
+                                   clamp: (lower: Float, upper: Float)? = nil) {
         let inv = SIMD8<Float>(repeating: grid.inverseScale)
         let lo = SIMD8<Float>(repeating: grid.lower), hi = SIMD8<Float>(repeating: grid.upper), zero = SIMD8<Float>()
+        let (aLower, aUpper) = clamp ?? (-.infinity, .infinity)
+        let clamps = clamp != nil
+        let alo = SIMD8<Float>(repeating: aLower), ahi = SIMD8<Float>(repeating: aUpper)
         var i = 0
         while i + 8 <= n {
-            let t = Vectorized.load(x + i) * inv
-            let inside = (t .>= lo) .& (t .<= hi)
+            let v = Vectorized.load(x + i)
+            let t = v * inv
+            var inside = (t .>= lo) .& (t .<= hi)
+            if clamps { inside .&= (v .> alo) .& (v .< ahi) }
             Vectorized.store(zero.replacing(with: Vectorized.load(g + i), where: inside), g + i)
             i += 8
         }
         while i < n {
             let t = x[i] * grid.inverseScale
-            if !(t >= grid.lower && t <= grid.upper) { g[i] = 0 }
+            if !(t >= grid.lower && t <= grid.upper) || (clamps && !(x[i] > aLower && x[i] < aUpper)) { g[i] = 0 }
             i += 1
         }
     }

@@ -152,14 +152,15 @@ final class ActivationQuantizer {
         return output
     }
 
-    /// The straight-through gradient through the last training forward.
-    func backward(_ gradient: inout Tensor) {
+    /// The straight-through gradient through the last training forward; with `clamp`, also the
+    /// backward pass of the ReLU/ReLU6 whose output the fake-quant took (one pass instead of two).
+    func backward(_ gradient: inout Tensor, clamp: (lower: Float, upper: Float)? = nil) {
         guard let grid = lastGrid else { preconditionFailure("FakeQuant: backward without a training forward") }
         gradient.storage.withUnsafeMutableBufferPointer { g in
             lastInput.storage.withUnsafeBufferPointer { x in
                 let (gp, xp) = (g.baseAddress!, x.baseAddress!)
                 Parallel.forEachChunk(g.count) { r in
-                    FakeQuantArithmetic.maskOutside(gp + r.lowerBound, input: xp + r.lowerBound, count: r.count, grid: grid)
+                    FakeQuantArithmetic.maskOutside(gp + r.lowerBound, input: xp + r.lowerBound, count: r.count, grid: grid, clamp: clamp)
                 }
             }
         }

@@ -358,16 +358,19 @@ public final class FakeQuantWrapper: Layer, ReplicaMergeable {
 
     public func backward(_ outputGradient: consuming Tensor, options: BackwardOptions) -> Tensor? {
         var g = consume outputGradient
-        output.backward(&g)
-        let innerOptions = BackwardOptions(needsInputGradient: options.needsInputGradient, gradientBypassesActivation: false)
+        // The fake-quant's straight-through mask and the fused activation's backward in one pass;
+        // the inner layer then starts from the pre-activation gradient.
+        let activation = settings.fusedActivation
+        output.backward(&g, clamp: activation == .linear ? nil : activation.clampRange)
+        let innerOptions = BackwardOptions(needsInputGradient: options.needsInputGradient, gradientBypassesActivation: true)
         let innerKernel = Self.kernelOf(inner)
         switch lastFold {
         case .none:
-            let dx = inner.backward(g, options: innerOptions)
+            let dx = inner.backward(consume g, options: innerOptions)
             swap(&kernel.gradient, &innerKernel.gradient)
             return dx
         case .batch, .moving:
-            var dx = inner.backward(g, options: innerOptions)
+            var dx = inner.backward(consume g, options: innerOptions)
             let c = channels
             let gw = innerKernel.gradient                      // dL / d(folded weights)
             let db = Self.biasOf(inner)!.gradient.storage      // dL / d(folded bias)
