@@ -85,5 +85,51 @@ while read -r name input output dtype; do
     done
 done < "$OUT/models.txt"
 
+# 4. A QAT-exported model (issue 5): a tiny quantization-aware run (512 training images, one epoch)
+#    with `quantkit train --qat`, converted with `quantkit quantize --mode int8` (learned ranges, no
+#    calibration) with int8 and with float32 I/O. LiteRT gets the golden images (quantized by
+#    litert_run.py as QuantKit quantizes inputs, and the same bytes go to `quantkit run`): BUILTIN_REF
+#    must give outputs identical to `quantkit run` (reference kernels, and the default fast kernels
+#    must equal those), AUTO must agree on the top-1 class as above.
+QK="$SCRATCH/release/quantkit"
+SHARED="${QUANTKIT_SHARED:-../shared}"
+echo "QAT: a tiny quantization-aware run, converted to int8 (learned ranges)"
+if ! { [ -x "$QK" ] || swift build -c release --scratch-path "$SCRATCH" --product quantkit > "$OUT/qk-build.log" 2>&1; } \
+   || ! "$QK" train --qat --epochs 1 --limit 512 --validation 0 --output "$OUT/qat.qkmodel" > "$OUT/qat-train.log" 2>&1; then
+    echo "FAIL qat: quantkit train --qat failed: $(tail -3 "$OUT/qat-train.log" 2>/dev/null)"
+    failed=$((failed + 1))
+else
+    for io in int8 float32; do
+        name="qk_qat_${io}io"
+        [ "$io" = int8 ] && dtype=i8 || dtype=f32
+        if ! "$QK" quantize "$OUT/qat.qkmodel" --mode int8 --io "$io" --output "$OUT/$name.tflite" > "$OUT/$name.quantize.log" 2>&1; then
+            echo "FAIL $name: quantkit quantize failed: $(tail -3 "$OUT/$name.quantize.log")"; failed=$((failed + 1)); continue
+        fi
+        # LiteRT's reference run writes the exact input bytes it fed; quantkit run gets the same bytes.
+        "$PY" Tests/Interop/litert_run.py "$OUT/$name.tflite" "$SHARED/golden/input.f32.bin" "$OUT/$name.litert.bin" \
+            --resolver ref --limit "$LIMIT" --quantize-input --write-input "$OUT/$name.input.bin" > /dev/null 2> "$OUT/$name.prep.err"
+        if [ ! -s "$OUT/$name.input.bin" ] \
+           || ! "$QK" run "$OUT/$name.tflite" --input "$OUT/$name.input.bin" --output "$OUT/$name.quantkit.bin" --kernels reference > /dev/null 2> "$OUT/$name.run.err" \
+           || ! "$QK" run "$OUT/$name.tflite" --input "$OUT/$name.input.bin" --output "$OUT/$name.quantkit-fast.bin" > /dev/null 2>> "$OUT/$name.run.err"; then
+            echo "FAIL $name: could not run it: $(tail -3 "$OUT/$name.prep.err" "$OUT/$name.run.err")"; failed=$((failed + 1)); continue
+        fi
+        if cmp -s "$OUT/$name.quantkit.bin" "$OUT/$name.quantkit-fast.bin"; then
+            echo "ok   $name: quantkit run, fast kernels identical to reference kernels"; passed=$((passed + 1))
+        else
+            echo "FAIL $name: quantkit run's fast and reference kernels differ"; failed=$((failed + 1))
+        fi
+        for resolver in ref auto; do
+            json="$OUT/$name.$resolver.json"
+            "$PY" Tests/Interop/litert_run.py "$OUT/$name.tflite" "$OUT/$name.input.bin" "$OUT/$name.$resolver.out" \
+                --resolver "$resolver" --expect "$OUT/$name.quantkit.bin" > "$json" 2> "$OUT/$name.$resolver.err"
+            if [ ! -s "$json" ]; then
+                echo "FAIL $name [$resolver]: litert_run.py produced no summary: $(tail -3 "$OUT/$name.$resolver.err")"
+                failed=$((failed + 1)); continue
+            fi
+            if check "$name" "$resolver" "$json" "$dtype"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+        done
+    done
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

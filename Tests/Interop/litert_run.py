@@ -23,6 +23,11 @@ What it does:
   dimension must be 1 (no resizing is done).
 * Runs the samples one at a time and writes, for each sample, the raw bytes of every output tensor
   in output order to OUTPUT (for one output of shape [1, 10] float32: N × 40 bytes).
+* With ``--quantize-input``, INPUT holds float32 samples whatever the model takes: for an int8 (or
+  uint8) input they are quantized with the input's scale and zero point as QuantKit's interpreter
+  quantizes inputs (``x / scale + zero_point``, rounded half away from zero, clamped);
+  ``--write-input FILE`` writes the bytes fed to the model, so that ``quantkit run`` can be given the
+  very same samples (the QAT interop check does this).
 * Prints one JSON object: model, resolver, input and output details (name, shape, dtype,
   quantization), signature keys, samples run, the output file and its SHA-256, seconds per sample,
   and with ``--expect`` a comparison against a reference output file of the same layout
@@ -92,6 +97,23 @@ def compare(actual, expected, dtype, output_shape):
     return result
 
 
+def quantized_input(raw, detail, limit, per_sample):
+    """Float32 samples as the model's input takes them (QuantKit's input quantization for integer inputs)."""
+    x = np.frombuffer(raw, dtype="<f4")
+    if limit is not None:
+        x = x[:limit * per_sample]
+    dtype = np.dtype(detail["dtype"])
+    if dtype == np.float32:
+        return x.astype("<f4").tobytes()
+    scale, zero_point = detail["quantization"]
+    if scale == 0:
+        raise ValueError("the integer input has no quantization parameters")
+    info = np.iinfo(dtype)
+    v = x / np.float32(scale) + np.float32(zero_point)      # float32, as QuantKit computes it
+    q = np.sign(v) * np.floor(np.abs(v) + np.float32(0.5))   # half away from zero
+    return np.clip(q, info.min, info.max).astype(dtype).tobytes()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model")
@@ -101,6 +123,9 @@ def main():
     parser.add_argument("--limit", type=int, default=None, help="run at most this many samples")
     parser.add_argument("--expect", default=None, help="reference output file to compare with")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--quantize-input", action="store_true",
+                        help="INPUT is float32; quantize it with the model input's parameters when that is integer")
+    parser.add_argument("--write-input", default=None, help="write the input bytes fed to the model here")
     args = parser.parse_args()
 
     summary = {"model": os.path.abspath(args.model), "resolver": args.resolver}
@@ -127,6 +152,11 @@ def main():
         dtype = np.dtype(detail["dtype"]).newbyteorder("<")
         sample_bytes = int(np.prod(shape)) * dtype.itemsize
         raw = open(args.input, "rb").read()
+        if args.quantize_input:
+            raw = quantized_input(raw, detail, args.limit, int(np.prod(shape)))
+        if args.write_input:
+            with open(args.write_input, "wb") as f:
+                f.write(raw)
         if sample_bytes == 0 or len(raw) % sample_bytes:
             raise ValueError(f"{args.input} has {len(raw)} bytes, not a whole number of {sample_bytes}-byte samples")
         count = len(raw) // sample_bytes
