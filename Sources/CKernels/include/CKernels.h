@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The float micro-kernels have their own header; including it here puts it in the module SwiftPM generates
+// (which uses this file as its umbrella header).
+#include "CKernelsFloat.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -17,6 +17,17 @@ public enum HybridInputQuantization {
         case halfAwayFromZero
     }
 
+    /// Calls `body(i, laneRound(value(i), rounding))` for `i in 0..<count`, with the rounding mode
+    /// switched on once, outside the loop.
+    @inline(__always)
+    static func forEachLane(_ count: Int, _ rounding: LaneRounding, _ value: (Int) -> Float, _ body: (Int, Int32) -> Void) {
+        switch rounding {
+        case .addHalfAndTruncate: for i in 0..<count { body(i, laneRound(value(i), .addHalfAndTruncate)) }
+        case .tiesToEven: for i in 0..<count { body(i, laneRound(value(i), .tiesToEven)) }
+        case .halfAwayFromZero: for i in 0..<count { body(i, laneRound(value(i), .halfAwayFromZero)) }
+        }
+    }
+
     @inline(__always)
     static func laneRound(_ v: Float, _ rounding: LaneRounding) -> Int32 {
         switch rounding {
@@ -57,9 +68,13 @@ public enum HybridInputQuantization {
         let factor = range / 127
         let inverse = 127 / range
         let laneEnd = values.count & ~7
-        for i in values.indices {
-            let v = inverse * values[i]
-            let q = i < laneEnd ? laneRound(v, laneRounding) : Quantization.roundedToInt32(v)
+        // The lanes and the scalar tail, as separate loops with the rounding chosen outside them
+        // (same arithmetic as one loop with the branches inside; this shape vectorizes).
+        forEachLane(laneEnd, laneRounding, { inverse * values[$0] }) { i, q in
+            quantized[i] = Int8(Swift.min(Swift.max(q, -127), 127))
+        }
+        for i in laneEnd..<values.count {
+            let q = Quantization.roundedToInt32(inverse * values[i])
             quantized[i] = Int8(Swift.min(Swift.max(q, -127), 127))
         }
         return factor
@@ -101,14 +116,12 @@ public enum HybridInputQuantization {
         let factor = Float(scale)
         let inverse: Float = factor == 0 ? 0 : Float(1.0 / Double(factor))
         let laneEnd = values.count & ~7
-        for i in values.indices {
+        forEachLane(laneEnd, laneRounding, { inverse * values[$0] }) { i, q in
+            quantized[i] = Int8(Swift.min(Swift.max(q &+ zeroPoint, -128), 127))
+        }
+        for i in laneEnd..<values.count {
             let v = inverse * values[i]
-            let q: Int32
-            if i < laneEnd {
-                q = laneRound(v, laneRounding) &+ zeroPoint
-            } else {
-                q = Quantization.truncatedToInt32(Float(zeroPoint) + v.rounded(.toNearestOrAwayFromZero))
-            }
+            let q = Quantization.truncatedToInt32(Float(zeroPoint) + v.rounded(.toNearestOrAwayFromZero))
             quantized[i] = Int8(Swift.min(Swift.max(q, -128), 127))
         }
         return (factor, zeroPoint)

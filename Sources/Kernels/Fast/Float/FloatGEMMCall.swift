@@ -1,14 +1,13 @@
+import CKernels
+
 /// One call of the float GEMM micro-kernel: the Swift image of `qk_f32_gemm` in
 /// `Sources/CKernels/include/CKernelsFloat.h`, field for field (see the header for the contract).
 ///
 /// Every field is 8 bytes wide except `lo`/`hi`, which share one 8-byte slot, so Swift lays the
 /// struct out exactly as C does (144 bytes; `FastFloatKernelTests` checks every offset).
 ///
-/// Why a copy of the C struct: `CKernels`' generated module map uses `CKernels.h` as its umbrella
-/// header, so `CKernelsFloat.h` is not imported into Swift until `CKernels.h` includes it (a file this
-/// code does not own). Until then the two C entry points are bound by symbol name below.
-/// Once the include is there, delete `cFloatGEMMAVX512`/`cFloatGEMMAVX2` and this struct's mirror role
-/// (call `qk_f32_gemm_avx512` with a `qk_f32_gemm`).
+/// The portable path reads this Swift struct; the SIMD kernels get the same bytes as a `qk_f32_gemm`
+/// (the layout test in `FastFloatKernelTests` guards the correspondence).
 struct FloatGEMMCall {
     var offsets: UnsafePointer<Int32>?
     var a: UnsafePointer<Float>?
@@ -55,14 +54,6 @@ struct FloatGEMMCall {
     }
 }
 
-// The C kernels, bound by symbol name (see above). Each takes one pointer and returns nothing, which
-// every calling convention Swift uses passes in the first argument register, as C does.
-@_silgen_name("qk_f32_gemm_avx512")
-private func cFloatGEMMAVX512(_ call: UnsafePointer<FloatGEMMCall>)
-
-@_silgen_name("qk_f32_gemm_avx2")
-private func cFloatGEMMAVX2(_ call: UnsafePointer<FloatGEMMCall>)
-
 /// The float GEMM on one backend.
 enum FloatGEMM {
     /// Output channels per packed block (`QK_F32_BLOCK`).
@@ -74,8 +65,8 @@ enum FloatGEMM {
     static func run(_ call: FloatGEMMCall, backend: SIMDBackend) {
         var call = call
         switch backend {
-        case .avx512vnni: cFloatGEMMAVX512(&call)
-        case .avx2: cFloatGEMMAVX2(&call)
+        case .avx512vnni: withUnsafePointer(to: &call) { $0.withMemoryRebound(to: qk_f32_gemm.self, capacity: 1, qk_f32_gemm_avx512) }
+        case .avx2: withUnsafePointer(to: &call) { $0.withMemoryRebound(to: qk_f32_gemm.self, capacity: 1, qk_f32_gemm_avx2) }
         case .portable: portable(call)
         }
     }

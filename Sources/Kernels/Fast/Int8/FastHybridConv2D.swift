@@ -71,6 +71,8 @@ public final class FastHybridConv2D: @unchecked Sendable {
         let q = carver.take(imageSize, of: Int8.self)
         let slots = UncheckedSlot(carver.take(threads * slotBytes, of: UInt8.self), stride: slotBytes, count: threads)
         let activation = p.activation.floatRange
+        let perChannel = p.isPerChannel
+        let biasValues = bias
         let tilePixels = min(self.tilePixels, max(4, (pixels + threads - 1) / threads))
         let tiles = (pixels + tilePixels - 1) / tilePixels
         for b in 0..<batches {
@@ -99,19 +101,31 @@ public final class FastHybridConv2D: @unchecked Sendable {
                                           blocks: 0..<weights.blockCount, c: c, cRowStride: npad, backend: backend)
                         for r in 0..<count {
                             let acc = c + r * npad, o = y + (b * pixels + first + r) * n
-                            for j in 0..<n {
-                                // Σ (q + 128 or zp + 128) w - (128 + zp) Σ w = Σ_{existing taps} (q - zp) w.
-                                let sum = acc[j] &- correction &* sums[j]
-                                var value: Float
-                                if p.isPerChannel {
-                                    value = Float(sum) * scales[j] * scaling
-                                    if let bias { value += bias[j] }
-                                } else {
-                                    value = 0
-                                    value += Float(sum) * scaling
-                                    value = value + (bias?[j] ?? 0)
+                            // Σ (q + 128 or zp + 128) w - (128 + zp) Σ w = Σ_{existing taps} (q - zp) w;
+                            // then the reference's float expression, branches hoisted out of the channel loop.
+                            switch (perChannel, biasValues) {
+                            case (true, let bias?):
+                                for j in 0..<n {
+                                    var value = Float(acc[j] &- correction &* sums[j]) * scales[j] * scaling
+                                    value += bias[j]
+                                    o[j] = activation.clamp(value)
                                 }
-                                o[j] = activation.clamp(value)
+                            case (true, nil):
+                                for j in 0..<n {
+                                    o[j] = activation.clamp(Float(acc[j] &- correction &* sums[j]) * scales[j] * scaling)
+                                }
+                            case (false, let bias?):
+                                for j in 0..<n {
+                                    var value: Float = 0
+                                    value += Float(acc[j] &- correction &* sums[j]) * scaling
+                                    o[j] = activation.clamp(value + bias[j])
+                                }
+                            case (false, nil):
+                                for j in 0..<n {
+                                    var value: Float = 0
+                                    value += Float(acc[j] &- correction &* sums[j]) * scaling
+                                    o[j] = activation.clamp(value + 0)
+                                }
                             }
                         }
                     }
