@@ -44,8 +44,11 @@ final class Replica {
         var gradient = endsInSoftmax
             ? loss.logitsGradient(x, labels: labels, batchSize: batchSize)
             : loss.probabilityGradient(x, labels: labels, batchSize: batchSize)
+        // Layers before the first one with trainable parameters (a QAT model's input fake-quant)
+        // need no gradient: the backward pass stops there.
+        let firstTrainable = layers.firstIndex { $0.parameters.contains(where: \.trainable) } ?? 0
         for (index, layer) in layers.enumerated().reversed() {
-            let options = BackwardOptions(needsInputGradient: index > 0,
+            let options = BackwardOptions(needsInputGradient: index > firstTrainable,
                                           gradientBypassesActivation: endsInSoftmax && index == layers.count - 1)
             // Hand the gradient over (no copy): the layer may reuse its storage.
             guard let g = layer.backward(consume gradient, options: options) else { break }

@@ -27,9 +27,11 @@ extension QAT {
                 """, layer: unknown)
         }
         var builder = Builder(options: options)
-        builder.add(FakeQuant(.init(observer: options.inputObserver, initialMin: options.inputObserver == .allValues ? 0 : -6,
-                                    initialMax: options.inputObserver == .allValues ? 0 : 6, tensor: "input")),
-                    name: "quantize_layer")
+        let inputSettings: FakeQuantConfiguration = switch options.inputObserver {
+        case .allValues: .allValues(tensor: "input")
+        case .movingAverage(let decay): .movingAverage(tensor: "input", decay: decay, startsFromFirstBatch: options.rangesStartFromFirstBatch)
+        }
+        builder.add(FakeQuant(inputSettings), name: "quantize_layer")
         let layers = model.layers
         var shape = inputShape
         var i = 0
