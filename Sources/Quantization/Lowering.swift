@@ -102,9 +102,11 @@ extension Sequential {
                                       output: GraphTensor(name: gap.name, shape: out, elementType: .float32))
                 shape = out
             case let flatten as Flatten:
+                // The new shape keeps the batch dimension open (-1), as TensorFlow's converter writes it,
+                // so runtimes can resize the input to a batch (LiteRT's resize_tensor_input).
                 let out = [batchSize] + flatten.outputShape
                 let newShape = builder.addTensor(GraphTensor(name: "\(flatten.name)/shape", shape: [2], elementType: .int32,
-                                                             data: ConstantData(int32: [Int32(batchSize), Int32(flatten.outputShape[0])])))
+                                                             data: ConstantData(int32: [-1, Int32(flatten.outputShape[0])])))
                 current = builder.add(.reshape(.init()), inputs: [current, newShape],
                                       output: GraphTensor(name: flatten.name, shape: out, elementType: .float32))
                 shape = out
