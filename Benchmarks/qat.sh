@@ -16,7 +16,8 @@
 # FLOAT_MODEL defaults to runs/seed/seed.qkmodel (`bash scripts/run.sh` makes it); it is trained
 # (5 epochs, seed 0) when missing. Environment: QUANTKIT_SCRATCH (swift --scratch-path, default
 # .build; QK_BIN skips the build and uses that binary), ROUNDS, SKIP_SCRATCH=1 (leave out step 2),
-# QAT_WORK (keep the models and logs there instead of a temporary directory).
+# QAT_WORK (keep the models and logs there instead of a temporary directory), SPEED_ONLY=1 (with
+# QAT_WORK holding an earlier run's accuracy results: measure the speed again, reuse the rest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCRATCH="${QUANTKIT_SCRATCH:-.build}"
@@ -41,6 +42,7 @@ convert_and_evaluate() {  # name
   "$Q" evaluate "$work/$1.tflite" --json > "$work/$1.eval.json" 2> /dev/null
 }
 
+if [ "${SPEED_ONLY:-0}" != 1 ]; then
 echo "qat: float model accuracy ..." >&2
 "$Q" evaluate "$FLOAT" --json > "$work/float.eval.json" 2> /dev/null
 
@@ -58,6 +60,7 @@ if [ "${SKIP_SCRATCH:-0}" != 1 ]; then
   echo "qat: from scratch (5 epochs) ..." >&2
   "$Q" train --qat --epochs 5 --output "$work/scratch.qkmodel" --history "$work/scratch.history.json" > "$work/scratch.txt"
   convert_and_evaluate scratch
+fi
 fi
 
 echo "qat: speed, $ROUNDS alternating rounds of one float and one QAT epoch ..." >&2
