@@ -19,7 +19,9 @@ public struct MinMax: Sendable, Equatable {
 /// float32 tensor and graph input, the TFLite calibrator's statistic
 /// (`calibration_logger.cc`: no averaging).
 ///
-/// Samples go through the ``Runtime/Interpreter`` (fast kernels, all cores) in chunks of at most
+/// Samples go through the ``Runtime/Interpreter`` (fast kernels on the portable backend, all cores: its float
+/// sums are the reference kernels' bit for bit — separate multiply and add in the reference order — so the
+/// ranges, and the scales TensorFlow's converter agrees with, do not move with the CPU's FMA) in chunks of at most
 /// `batchSize`, with intermediates preserved, so memory is bounded by one chunk whatever the
 /// dataset's length. Unlike TFLite's logger, which skips NaNs, a non-finite sample or activation
 /// is an error: it would silently poison the ranges.
@@ -36,7 +38,8 @@ struct Calibrator {
         }
         do {
             interpreter = try Interpreter(graph: graph, options: InterpreterOptions(
-                kernels: .fast, batchCapacity: max(1, batchSize), preservesIntermediates: true, threadCount: Parallel.threadCount))
+                kernels: .fast, batchCapacity: max(1, batchSize), preservesIntermediates: true, threadCount: Parallel.threadCount,
+                simdBackend: .portable))
         } catch {
             throw QuantizationError(.calibrationFailed, "cannot run the float graph to calibrate it: \(error)",
                                     operator: error.operatorIndex, tensor: error.tensorIndex)
