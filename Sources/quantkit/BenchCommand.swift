@@ -56,35 +56,23 @@ struct BenchCommand: ParsableCommand {
         let graph = try readTFLite(model)
         let options = interpreterArguments.options(batchCapacity: batch)
         if batch > 256 { try checkMemory(graph, options: options) }
-        let prepareStart = monotonicSeconds()
+        let prepareStart = Clock.monotonicSeconds()
         let interpreter: Interpreter
         do {
             interpreter = try Interpreter(graph: graph, options: options)
         } catch {
             throw CLIError("\(model): \(error)")
         }
-        let prepareSeconds = monotonicSeconds() - prepareStart
+        let prepareSeconds = Clock.monotonicSeconds() - prepareStart
         let perRun = samples ?? batch
         if interpreter.batchCapacity != batch {
             note("bench: the graph cannot be batched along its leading dimension; running \(perRun) sample(s) one at a time")
         }
 
-        // Inputs and outputs, allocated once.
+        // Inputs, allocated once.
         let inputs = try makeInputs(interpreter, count: perRun)
-        let outputs = interpreter.outputTensors.map {
-            UnsafeMutableRawBufferPointer.allocate(byteCount: max(perRun * $0.byteCount, 1), alignment: 64)
-        }
-        defer {
-            for b in inputs { b.deallocate() }
-            for b in outputs { b.deallocate() }
-        }
+        defer { for b in inputs { b.deallocate() } }
         let inputViews = zip(inputs, interpreter.inputTensors).map { UnsafeRawBufferPointer(rebasing: $0[0..<(perRun * $1.byteCount)]) }
-        let outputViews = zip(outputs, interpreter.outputTensors).map { UnsafeMutableRawBufferPointer(rebasing: $0[0..<(perRun * $1.byteCount)]) }
-        func once() throws -> Double {
-            let t0 = monotonicSeconds()
-            try interpreter.run(inputs: inputViews, count: perRun, outputs: outputViews)
-            return monotonicSeconds() - t0
-        }
 
         let kernels = interpreter.options.kernels.rawValue, threads = interpreter.threadCount
         // The instruction set of the fast kernels (the reference kernels are plain loops).
@@ -92,38 +80,20 @@ struct BenchCommand: ParsableCommand {
         note(String(format: "bench: %@: prepared in %.1f ms (%@ kernels%@, %d thread%@, batch %d); warming up ...",
                     model, prepareSeconds * 1000, kernels, simd.map { " on \($0)" } ?? "", threads, threads == 1 ? "" : "s",
                     interpreter.batchCapacity))
-        var warmupCount = 0
-        let warmStart = monotonicSeconds()
-        if let warmup {
-            for _ in 0..<warmup { _ = try once() }
-            warmupCount = warmup
-        } else {
-            repeat {
-                _ = try once()
-                warmupCount += 1
-            } while warmupCount < Self.defaultMinimumWarmup || (monotonicSeconds() - warmStart < Self.warmupSeconds && warmupCount < 1000)
+        let benchmark = LatencyBenchmark(
+            warmup: warmup.map { .runs($0) } ?? .seconds(Self.warmupSeconds, minimumRuns: Self.defaultMinimumWarmup, maximumRuns: 1000),
+            timed: runs.map { .runs($0) } ?? .seconds(Self.timedSeconds, minimumRuns: Self.defaultMinimumRuns, maximumRuns: Self.defaultMaximumRuns))
+        let timedStart = Clock.monotonicSeconds()
+        let measurement = try benchmark.measure(interpreter, inputs: inputViews, count: perRun) { count, seconds in
+            note(String(format: "bench: %d warm-up run%@ in %.2f s; timing %@ ...", count, count == 1 ? "" : "s", seconds,
+                        runs.map { "\($0) runs" } ?? "for about \(Int(Self.timedSeconds)) s"))
         }
-        note(String(format: "bench: %d warm-up run%@ in %.2f s; timing %@ ...", warmupCount, warmupCount == 1 ? "" : "s",
-                    monotonicSeconds() - warmStart, runs.map { "\($0) runs" } ?? "for about \(Int(Self.timedSeconds)) s"))
-        var times: [Double] = []
-        let timedStart = monotonicSeconds()
-        if let runs {
-            times.reserveCapacity(runs)
-            for _ in 0..<runs { times.append(try once()) }
-        } else {
-            repeat {
-                times.append(try once())
-            } while times.count < Self.defaultMinimumRuns
-                || (monotonicSeconds() - timedStart < Self.timedSeconds && times.count < Self.defaultMaximumRuns)
-        }
-        note(String(format: "bench: %d timed run%@ in %.2f s", times.count, times.count == 1 ? "" : "s", monotonicSeconds() - timedStart))
+        let times = measurement.runSeconds, warmupCount = measurement.warmupRuns
+        note(String(format: "bench: %d timed run%@ in %.2f s", times.count, times.count == 1 ? "" : "s", Clock.monotonicSeconds() - timedStart))
 
-        let sorted = times.sorted()
-        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-        let (minimum, maximum) = (sorted.first!, sorted.last!)
-        let mean = times.reduce(0, +) / Double(times.count)
-        let throughput = Double(perRun) / median
-        let peak = peakResidentBytes()
+        let (median, minimum, maximum, mean) = (measurement.median, measurement.minimum, measurement.maximum, measurement.mean)
+        let throughput = measurement.throughputPerSecond
+        let peak = SystemInfo.peakResidentBytes()
         let inputDescription = interpreter.inputTensors.map { "\($0.elementType) \(Shape.describe($0.shape))" }.joined(separator: ", ")
         let ms = { (s: Double) in s * 1000 }
 
@@ -147,7 +117,7 @@ struct BenchCommand: ParsableCommand {
                 "input_tensors": inputDescription,
                 "run_ms": times.map(ms),
             ]
-            if let cpu = cpuModelName() { object["cpu"] = cpu }
+            if let cpu = SystemInfo.cpuModelName() { object["cpu"] = cpu }
             object["simd_backend"] = simd.map { $0 as Any } ?? NSNull()
             try printJSON(object)
         } else {
@@ -191,22 +161,7 @@ struct BenchCommand: ParsableCommand {
                 }
                 return buffers
             }
-            var random = SeededRandom(seed: 0)
-            for t in interpreter.inputTensors {
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count * t.byteCount, 1), alignment: 64)
-                buffers.append(buffer)
-                buffer.initializeMemory(as: UInt8.self, repeating: 0)
-                let n = count * t.elementCount
-                switch t.elementType {
-                case .float32:
-                    let p = buffer.bindMemory(to: Float.self)
-                    for k in 0..<n { p[k] = random.nextUnitFloat() }
-                case .int8, .uint8:
-                    for k in 0..<n { buffer[k] = UInt8(truncatingIfNeeded: random.next() >> 56) }
-                default:
-                    break  // zeros: a valid value of every other type (indices, shapes, float16)
-                }
-            }
+            buffers = LatencyBenchmark.syntheticInputs(interpreter, count: count)
             return buffers
         } catch {
             for b in buffers { b.deallocate() }
@@ -230,31 +185,4 @@ struct BenchCommand: ParsableCommand {
                                   perSample, Double(ProcessInfo.processInfo.physicalMemory) / 1e9))
         }
     }
-}
-
-/// Seconds on the monotonic clock.
-func monotonicSeconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-}
-
-/// The process's peak resident set size in bytes (`VmHWM` in /proc/self/status), nil where unavailable.
-func peakResidentBytes() -> Int? {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-        guard fields.count >= 2, let kb = Int(fields[1]) else { return nil }
-        return kb * 1024
-    }
-    return nil
-}
-
-/// The CPU's model name from /proc/cpuinfo, nil where unavailable.
-func cpuModelName() -> String? {
-    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return nil }
-    for line in info.split(separator: "\n") where line.hasPrefix("model name") {
-        if let colon = line.firstIndex(of: ":") { return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
-    }
-    return nil
 }

@@ -60,11 +60,7 @@ struct QuantizeCommand: ParsableCommand {
         if mode == .int8 {
             note("Calibrating on \(calibrationSamples) FashionMNIST training images (seed \(seed)) ...")
             let train = try FashionMNIST.load(.train, directory: dataOptions.data)
-            let images = train.split(validationCount: 5000, seed: seed).train.prefix(calibrationSamples)
-            let per = images.sampleSize
-            let batches = stride(from: 0, to: images.count, by: 32).lazy.map { lo in
-                Array(images.images[(lo * per)..<(min(lo + 32, images.count) * per)])
-            }
+            let batches = train.representativeBatches(count: calibrationSamples, seed: seed)
             result = try quantizer.quantize(floatGraph, representativeData: batches)
         } else {
             result = try quantizer.quantize(floatGraph)
@@ -117,30 +113,18 @@ func compareTop1(_ network: Sequential, _ quantized: Graph, count: Int, data: St
     let (images, _) = test.batch(0..<n)
     let reference = try network.predict(images)
     let interpreter = try Interpreter(graph: quantized, options: InterpreterOptions(kernels: .fast, threadCount: defaultThreadCount))
-    let (i, o) = (interpreter.inputTensor, interpreter.outputTensor)
-    guard i.elementCount == test.sampleSize else { throw CLIError("the quantized model does not take one 28×28 image") }
-    // The images as `quantkit evaluate` feeds them: pixel / 255 as a float32 division.
-    let pixels = test.images.map { Float(($0 * 255).rounded()) / 255 }
-    let inputBytes: [UInt8] = i.elementType == .int8
-        ? i.quantizeInput(pixels).map { UInt8(bitPattern: $0) }
-        : pixels.withUnsafeBytes { [UInt8]($0) }
-    var outputBytes = [UInt8](repeating: 0, count: n * o.byteCount)
-    try inputBytes.withUnsafeBytes { input in
-        try outputBytes.withUnsafeMutableBytes { output in try interpreter.run(input: input, count: n, output: output) }
+    let quantizedResult: ClassifierEvaluation
+    do {
+        quantizedResult = try interpreter.evaluateClassifier(on: test)
+    } catch let error as ClassifierEvaluationError {
+        throw CLIError("the quantized model: \(error)")
     }
-    let classes = o.elementCount
-    let scores: [Float] = o.elementType == .int8
-        ? outputBytes.map { Float(Int8(bitPattern: $0)) }
-        : outputBytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-    func argmax(_ row: ArraySlice<Float>) -> Int {
-        var best = row.startIndex
-        for k in row.indices where row[k] > row[best] { best = k }
-        return best - row.startIndex
-    }
+    let classes = reference.shape.last ?? 1
     var agree = 0, correctReference = 0, correctQuantized = 0
     for s in 0..<n {
-        let a = argmax(reference.storage[(s * classes)..<((s + 1) * classes)])
-        let b = argmax(scores[(s * classes)..<((s + 1) * classes)])
+        var a = 0
+        for k in 0..<classes where reference.storage[s * classes + k] > reference.storage[s * classes + a] { a = k }
+        let b = quantizedResult.predictions[s]
         let label = Int(test.labels[s])
         if a == b { agree += 1 }
         if a == label { correctReference += 1 }
