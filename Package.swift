@@ -33,6 +33,8 @@ let package = Package(
         .executableTarget(name: "quantkit", dependencies: [
             "QuantKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // The seed pipeline as a short program using the library (README's API snippets come from it).
+        .executableTarget(name: "SeedPipeline", dependencies: ["QuantKit"], path: "Examples/SeedPipeline"),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
@@ -41,7 +43,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TFLite"]),
         .testTarget(name: "TFLiteTests", dependencies: ["TFLite", "Runtime"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TFLite", "Datasets"]),
-        .testTarget(name: "CLITests", dependencies: ["QuantKit", "quantkit"]),
+        .testTarget(name: "CLITests", dependencies: ["QuantKit", "quantkit", "SeedPipeline"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -13,7 +13,7 @@ struct QuantKitCommand: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [TrainCommand.self, EvaluateCommand.self, InspectCommand.self, RunCommand.self,
-                      BenchCommand.self, QuantizeCommand.self, ExportCommand.self]
+                      BenchCommand.self, QuantizeCommand.self, ExportCommand.self, DemoCommand.self]
     )
 }
 

@@ -1,0 +1,419 @@
+import ArgumentParser
+import Foundation
+import QuantKit
+
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "The seed pipeline in one command: train, quantize four ways, evaluate, benchmark, report.",
+        discussion: """
+            Trains the seed FashionMNIST CNN (or reuses the one already in --output), makes the float32, \
+            dynamic-range, int8 (500 calibration images, int8 input and output) and float16 .tflite files with \
+            post-training quantization, fine-tunes with quantization-aware training and converts that to int8, \
+            evaluates every .tflite on the 10,000 test images (as `quantkit evaluate`) and benchmarks each at \
+            batch 1 on one thread (as `quantkit bench`, rounds alternating between the models), then writes \
+            report.md, report.json and SVG charts next to the models and prints the table.
+
+            Everything goes to --output (default runs/demo): float.qkmodel, qat.qkmodel, *.tflite, the \
+            training histories, TensorBoard event files under logs/ (`tensorboard --logdir DIR/logs`), the \
+            report and the charts. Every file is written atomically. Training saves a checkpoint after each \
+            epoch: rerun the same command after an interruption and it continues where it stopped; rerun \
+            after a finished run and it reuses the trained models (--fresh trains again; the old files stay \
+            until the new ones replace them).
+            """
+    )
+
+    @Option(help: ArgumentHelp("Directory for the models, the report and the charts.", valueName: "dir")) var output = "runs/demo"
+    @Option(help: ArgumentHelp("Float training epochs.", valueName: "n")) var epochs = 5
+    @Option(name: .customLong("qat-epochs"),
+            help: ArgumentHelp("Quantization-aware training epochs (default 1 fine-tuning; --epochs from scratch).", valueName: "n"))
+    var qatEpochsOption: Int?
+    @Flag(name: .customLong("qat-from-scratch"), help: "Train the QAT model from scratch instead of fine-tuning the float model.")
+    var qatFromScratch = false
+    @Flag(help: "Train again even when trained models are already in --output.") var fresh = false
+    @Option(name: .customLong("batch-size"), help: "Mini-batch size.") var batchSize = 64
+    @Option(help: "Seed for weights, shuffling, dropout and the calibration draw.") var seed: UInt64 = 0
+    @Option(name: .customLong("calibration-samples"), help: "int8: representative images.") var calibrationSamples = 500
+    @Option(name: .customLong("bench-seconds"), help: ArgumentHelp("Timed seconds of benchmarking per model.", valueName: "s"))
+    var benchSeconds = 2.0
+    @Option(help: ArgumentHelp("Threads for evaluation (default: all cores, at most 8); benchmarks use one.", valueName: "n"))
+    var threads: Int?
+    @Option(help: ArgumentHelp("Train on the first N training images only (quick runs).", valueName: "n", visibility: .hidden))
+    var limit: Int?
+    @Option(help: ArgumentHelp("Training images held out for validation.", visibility: .hidden)) var validation = 5000
+    @OptionGroup var dataOptions: DataOptions
+
+    var qatEpochs: Int { qatEpochsOption ?? (qatFromScratch ? epochs : 1) }
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+        if let qatEpochsOption, qatEpochsOption < 1 { throw ValidationError("--qat-epochs must be at least 1") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard calibrationSamples >= 1 else { throw ValidationError("--calibration-samples must be at least 1") }
+        guard benchSeconds > 0, benchSeconds <= 600 else { throw ValidationError("--bench-seconds must be in (0, 600]") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        guard validation >= 0, validation < 60_000 else { throw ValidationError("--validation must be in 0..<60000") }
+    }
+
+    func run() throws {
+        let start = Clock.monotonicSeconds()
+        let files = DemoFiles(directory: URL(fileURLWithPath: output))
+        try files.prepare()
+        var steps = DemoSteps(total: 7, start: start)
+
+        steps.begin("Loading FashionMNIST from \(FashionMNIST.directory(dataOptions.data).path)")
+        let all = try FashionMNIST.load(.train, directory: dataOptions.data)
+        let test = try FashionMNIST.load(.test, directory: dataOptions.data)
+        var (train, val) = all.split(validationCount: validation, seed: 0)
+        if let limit { train = train.prefix(limit) }
+        steps.end("\(train.count) training, \(val.count) validation, \(test.count) test images")
+
+        // Float model: trained, resumed from a checkpoint, or reused.
+        steps.begin("Float model (\(epochs) epochs)")
+        let float = try trainFloat(files, train: train, validation: val)
+        steps.end(float.trainedNow == 0 ? "reused \(files.floatModel.lastPathComponent) (\(float.model.epochsTrained) epochs)"
+                                        : "trained \(float.trainedNow) epoch\(float.trainedNow == 1 ? "" : "s")")
+
+        steps.begin("Post-training quantization: float32, dynamic range, int8, float16")
+        let floatGraph = try float.model.graph()
+        try write(floatGraph, to: files.tflite(.float32))
+        for mode in [Variant.dynamicRange, .int8, .float16] {
+            try write(try quantize(floatGraph, mode, calibrationSource: all).graph, to: files.tflite(mode))
+        }
+        steps.end("wrote " + [Variant.float32, .dynamicRange, .int8, .float16].map { files.tflite($0).lastPathComponent }.joined(separator: ", "))
+
+        steps.begin("Quantization-aware training (\(qatFromScratch ? "from scratch" : "fine-tuning"), \(qatEpochs) epoch\(qatEpochs == 1 ? "" : "s"))")
+        let qat = try trainQAT(files, float: float.model, train: train, validation: val)
+        let qatResult = try QATModel(qat.model).quantize(input: .int8, output: .int8)
+        for warning in qatResult.report.notes { note("warning: \(warning)") }
+        try write(qatResult.graph, to: files.tflite(.qatInt8))
+        steps.end((qat.trainedNow == 0 ? "reused \(files.qatModel.lastPathComponent)" : "trained \(qat.trainedNow) epoch\(qat.trainedNow == 1 ? "" : "s")")
+                  + "; converted with its learned ranges to \(files.tflite(.qatInt8).lastPathComponent)")
+
+        steps.begin("Evaluating every model on the \(test.count) test images")
+        var evaluations: [Variant: ClassifierEvaluation] = [:]
+        for variant in Variant.allCases {
+            let interpreter = try Interpreter(graph: try TFLiteFile.read(contentsOf: files.tflite(variant)),
+                                              options: InterpreterOptions(kernels: .fast, threadCount: threads ?? defaultThreadCount))
+            let evaluation = try interpreter.evaluateClassifier(on: test)
+            evaluations[variant] = evaluation
+            note("  " + padded(variant.title, 14) + String(format: "accuracy %.2f%% (%.1f s)", evaluation.accuracy * 100, evaluation.seconds))
+        }
+        steps.end("")
+
+        steps.begin(String(format: "Benchmarking batch 1, 1 thread, fast kernels (%.1f s per model, 3 alternating rounds)", benchSeconds))
+        let latencies = try benchmark(files)
+        steps.end("")
+
+        steps.begin("Writing the report")
+        let report = makeReport(files: files, float: float.history, qat: qat.history, evaluations: evaluations, latencies: latencies)
+        try report.write(to: files.directory)
+        steps.end("report.md, report.json, \(PipelineReport.chartFileNames.joined(separator: ", "))")
+
+        print("")
+        print(report.terminalTable())
+        print("")
+        print(String(format: "Done in %.1f min. Everything is in %@ (report.md, report.json, the charts, the models);",
+                     (Clock.monotonicSeconds() - start) / 60, files.directory.path))
+        print("training curves: tensorboard --logdir \(files.logs.path)")
+    }
+
+    // MARK: - Steps
+
+    /// A trained model and its whole history.
+    struct Trained {
+        var model: Sequential
+        var history: History
+        /// Epochs trained by this run (0 when reused).
+        var trainedNow: Int
+    }
+
+    func trainFloat(_ files: DemoFiles, train: LabeledImages, validation: LabeledImages) throws -> Trained {
+        var model: Sequential
+        if !fresh, let existing = try files.loadModel(files.floatModel) ?? files.loadModel(files.floatCheckpoint) {
+            model = existing
+            if model.isQuantizationAware {
+                throw CLIError("\(files.floatModel.path) is a quantization-aware model, not a float one: move it away or pass --fresh")
+            }
+            if model.epochsTrained > epochs {
+                note("  \(files.floatModel.lastPathComponent) has \(model.epochsTrained) epochs (more than --epochs \(epochs)); reusing it")
+            } else if model.epochsTrained < epochs {
+                note("  continuing the saved model after epoch \(model.epochsTrained)")
+            }
+            if model.optimizer == nil { model.compile(optimizer: Adam(learningRate: 1e-3)) }
+        } else {
+            model = seedCNN(seed: seed)
+            model.compile(optimizer: Adam(learningRate: 1e-3), loss: .sparseCategoricalCrossentropy, metrics: [.accuracy])
+        }
+        var history = fresh && model.epochsTrained == 0 ? History() : files.loadHistory(files.floatHistory)
+        history.epochs.removeAll { $0.epoch > model.epochsTrained }
+        let remaining = max(epochs - model.epochsTrained, 0)
+        if remaining > 0 {
+            let checkpoint = DemoCheckpoint(model: files.floatCheckpoint, history: files.floatHistory, recorded: history)
+            model.dataParallel = true
+            try model.fit(train, epochs: remaining, batchSize: batchSize, validation: validation.count > 0 ? validation : nil,
+                          callbacks: [checkpoint] + files.tensorBoard("float"))
+            history = checkpoint.history
+            try model.save(to: files.floatModel)
+            try history.write(to: files.floatHistory)
+            try? FileManager.default.removeItem(at: files.floatCheckpoint)
+        } else if !FileManager.default.fileExists(atPath: files.floatModel.path) {
+            try model.save(to: files.floatModel)  // a finished checkpoint
+            try? FileManager.default.removeItem(at: files.floatCheckpoint)
+        }
+        return Trained(model: model, history: history, trainedNow: remaining)
+    }
+
+    func trainQAT(_ files: DemoFiles, float: Sequential, train: LabeledImages, validation: LabeledImages) throws -> Trained {
+        // A saved QAT model is reused only when it was made the same way from the float model now in use.
+        let wanted = DemoQATRun(fromScratch: qatFromScratch, startEpoch: qatFromScratch ? 0 : float.epochsTrained)
+        let saved = try? JSONDecoder().decode(DemoQATRun.self, from: Data(contentsOf: files.qatRun))
+        let floatDate = files.modificationDate(files.floatModel) ?? .distantFuture
+        var model: Sequential
+        var history = History()
+        if !fresh, saved == wanted, let existing = try files.loadModel(files.qatModel) ?? files.loadModel(files.qatCheckpoint),
+           existing.isQuantizationAware,
+           (files.modificationDate(files.qatModel) ?? files.modificationDate(files.qatCheckpoint) ?? .distantPast) >= floatDate {
+            model = existing
+            history = files.loadHistory(files.qatHistory)
+            history.epochs.removeAll { $0.epoch > model.epochsTrained }
+            if model.optimizer == nil { model.compile(optimizer: Adam(learningRate: qatFromScratch ? 1e-3 : 1e-4)) }
+        } else {
+            let source = qatFromScratch ? seedCNN(seed: seed) : try float.copy()
+            // Fine-tuning: a tenth of the learning rate, staying near the trained optimum (as `train --qat --from`).
+            model = try QAT.prepare(source).model
+            model.compile(optimizer: Adam(learningRate: qatFromScratch ? 1e-3 : 1e-4), loss: .sparseCategoricalCrossentropy, metrics: [.accuracy])
+            try AtomicFile.write(try JSONEncoder().encode(wanted), to: files.qatRun)
+        }
+        let done = model.epochsTrained - wanted.startEpoch
+        let remaining = max(qatEpochs - done, 0)
+        if remaining > 0 {
+            let checkpoint = DemoCheckpoint(model: files.qatCheckpoint, history: files.qatHistory, recorded: history)
+            model.dataParallel = true
+            try model.fit(train, epochs: remaining, batchSize: batchSize, validation: validation.count > 0 ? validation : nil,
+                          callbacks: [checkpoint] + files.tensorBoard("qat"))
+            history = checkpoint.history
+            try model.save(to: files.qatModel)
+            try history.write(to: files.qatHistory)
+            try? FileManager.default.removeItem(at: files.qatCheckpoint)
+        } else if !FileManager.default.fileExists(atPath: files.qatModel.path) {
+            try model.save(to: files.qatModel)
+            try? FileManager.default.removeItem(at: files.qatCheckpoint)
+        }
+        return Trained(model: model, history: history, trainedNow: remaining)
+    }
+
+    func quantize(_ floatGraph: Graph, _ variant: Variant, calibrationSource: LabeledImages) throws -> Quantizer.Result {
+        switch variant {
+        case .dynamicRange:
+            return try Quantizer(.dynamicRange).quantize(floatGraph)
+        case .float16:
+            return try Quantizer(.float16).quantize(floatGraph)
+        case .int8:
+            let batches = calibrationSource.representativeBatches(count: calibrationSamples, seed: seed)
+            return try Quantizer(.fullInteger(input: .int8, output: .int8)).quantize(floatGraph, representativeData: batches)
+        case .float32, .qatInt8:
+            preconditionFailure("\(variant) is not a post-training quantization mode")
+        }
+    }
+
+    func write(_ graph: Graph, to url: URL) throws {
+        try AtomicFile.write(try TFLiteFile.encode(graph, options: .converterLike), to: url)
+    }
+
+    /// Batch-1, one-thread latency of every model, in three rounds that alternate between the models
+    /// so that a change in the machine's load touches them all alike.
+    func benchmark(_ files: DemoFiles) throws -> [Variant: LatencyBenchmark.Measurement] {
+        let rounds = 3
+        let interpreters = try Variant.allCases.map { variant in
+            try Interpreter(graph: try TFLiteFile.read(contentsOf: files.tflite(variant)),
+                            options: InterpreterOptions(kernels: .fast, batchCapacity: 1, threadCount: 1))
+        }
+        let benchmark = LatencyBenchmark(warmup: .seconds(0.2, minimumRuns: 2, maximumRuns: 1000),
+                                         timed: .seconds(benchSeconds / Double(rounds), minimumRuns: 5, maximumRuns: 100_000))
+        var results: [Variant: LatencyBenchmark.Measurement] = [:]
+        for _ in 0..<rounds {
+            for (variant, interpreter) in zip(Variant.allCases, interpreters) {
+                let m = try benchmark.measureSynthetic(interpreter, count: 1)
+                if var r = results[variant] {
+                    r.runSeconds += m.runSeconds
+                    results[variant] = r
+                } else {
+                    results[variant] = m
+                }
+            }
+        }
+        for variant in Variant.allCases {
+            guard let m = results[variant] else { continue }
+            note("  " + padded(variant.title, 14) + String(format: "median %.4f ms (min %.4f, max %.4f) over %d runs",
+                        m.median * 1000, m.minimum * 1000, m.maximum * 1000, m.runSeconds.count))
+        }
+        return results
+    }
+
+    func makeReport(files: DemoFiles, float: History, qat: History, evaluations: [Variant: ClassifierEvaluation],
+                    latencies: [Variant: LatencyBenchmark.Measurement]) -> PipelineReport {
+        let variants = Variant.allCases.map { variant in
+            let e = evaluations[variant]!, m = latencies[variant]!
+            return VariantResult(name: variant.title, file: files.tflite(variant).lastPathComponent,
+                                 fileBytes: files.size(files.tflite(variant)),
+                                 accuracy: e.accuracy, loss: e.loss,
+                                 latencyMs: LatencySummary(median: m.median * 1000, min: m.minimum * 1000, max: m.maximum * 1000),
+                                 throughputPerSecond: nil, kernels: "fast", threads: 1)
+        }
+        let formatter = ISO8601DateFormatter()
+        return PipelineReport(created: formatter.string(from: Date()),
+                              machine: MachineDescription(cpu: SystemInfo.cpuModelName() ?? "unknown", cores: SystemInfo.activeCores,
+                                                          simdBackend: SIMDBackend.best.rawValue),
+                              dataset: "FashionMNIST (60,000 train / 10,000 test)",
+                              floatTraining: float.epochs, qatTraining: qat.epochs, variants: variants)
+    }
+}
+
+/// The models the demo makes, in the report's order.
+enum Variant: CaseIterable, Hashable {
+    case float32, dynamicRange, int8, float16, qatInt8
+
+    var title: String {
+        switch self {
+        case .float32: "float32"
+        case .dynamicRange: "dynamic range"
+        case .int8: "int8 (PTQ)"
+        case .float16: "float16"
+        case .qatInt8: "int8 (QAT)"
+        }
+    }
+
+    var fileName: String {
+        switch self {
+        case .float32: "float32.tflite"
+        case .dynamicRange: "dynamic_range.tflite"
+        case .int8: "int8.tflite"
+        case .float16: "float16.tflite"
+        case .qatInt8: "qat_int8.tflite"
+        }
+    }
+}
+
+/// How a saved QAT model was made (`qat-run.json`), so a rerun reuses it only when that still holds.
+struct DemoQATRun: Codable, Equatable {
+    var fromScratch: Bool
+    /// The float model's epochs when QAT started (0 from scratch).
+    var startEpoch: Int
+}
+
+/// The demo's files in its output directory.
+struct DemoFiles {
+    let directory: URL
+
+    var floatModel: URL { directory.appendingPathComponent("float.qkmodel") }
+    var floatCheckpoint: URL { directory.appendingPathComponent("float.checkpoint.qkmodel") }
+    var floatHistory: URL { directory.appendingPathComponent("float-history.json") }
+    var qatModel: URL { directory.appendingPathComponent("qat.qkmodel") }
+    var qatCheckpoint: URL { directory.appendingPathComponent("qat.checkpoint.qkmodel") }
+    var qatHistory: URL { directory.appendingPathComponent("qat-history.json") }
+    var qatRun: URL { directory.appendingPathComponent("qat-run.json") }
+    var logs: URL { directory.appendingPathComponent("logs") }
+    func tflite(_ variant: Variant) -> URL { directory.appendingPathComponent(variant.fileName) }
+
+    /// Creates the directory and proves it writable before any long work starts.
+    func prepare() throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw CLIError("\(directory.path) is a file, not a directory: choose another --output")
+        }
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let probe = directory.appendingPathComponent(".quantkit-write-test-\(getpid())")
+            try AtomicFile.write("", to: probe)
+            try FileManager.default.removeItem(at: probe)
+        } catch {
+            throw CLIError("cannot write to \(directory.path): \(error). Choose a writable directory with --output DIR")
+        }
+    }
+
+    /// The model at `url`, nil when there is none; a file that is there but unreadable is an error
+    /// (it is the user's, and the demo will not overwrite it silently).
+    func loadModel(_ url: URL) throws -> Sequential? {
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        do {
+            return try Sequential.load(from: url)
+        } catch {
+            throw CLIError("\(url.path) cannot be read (\(error)): move it away, or pass --fresh to train again")
+        }
+    }
+
+    /// The history at `url`, empty when missing or unreadable (it is only for the report).
+    func loadHistory(_ url: URL) -> History {
+        (try? JSONDecoder().decode(History.self, from: Data(contentsOf: url))) ?? History()
+    }
+
+    func modificationDate(_ url: URL) -> Date? {
+        (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date
+    }
+
+    func size(_ url: URL) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.intValue ?? 0
+    }
+
+    /// Training callbacks that write TensorBoard event files under logs/`run`.
+    func tensorBoard(_ run: String) -> [any TrainingCallback] {
+        []
+    }
+}
+
+/// Saves the model and its history after every epoch, so an interrupted run can continue.
+final class DemoCheckpoint: TrainingCallback {
+    let modelURL: URL
+    let historyURL: URL
+    private(set) var history: History
+    private var warned = false
+
+    init(model: URL, history url: URL, recorded: History) {
+        modelURL = model
+        historyURL = url
+        history = recorded
+    }
+
+    func epochEnded(_ record: EpochRecord, model: Sequential) {
+        history.epochs.append(record)
+        do {
+            try model.save(to: modelURL)
+            try history.write(to: historyURL)
+        } catch {
+            if !warned { note("warning: could not save the checkpoint (\(error)); an interrupted run will start this training over") }
+            warned = true
+        }
+    }
+}
+
+/// Numbered step headers with elapsed times on standard error.
+struct DemoSteps {
+    let total: Int
+    let start: Double
+    private var index = 0
+    private var stepStart = 0.0
+
+    init(total: Int, start: Double) {
+        self.total = total
+        self.start = start
+    }
+
+    mutating func begin(_ title: String) {
+        index += 1
+        stepStart = Clock.monotonicSeconds()
+        note("[\(index)/\(total)] \(title) ...")
+    }
+
+    func end(_ summary: String) {
+        let now = Clock.monotonicSeconds()
+        note(String(format: "[%d/%d] done in %.1f s%@ (%.1f min so far)", index, total, now - stepStart,
+                    summary.isEmpty ? "" : ": " + summary, (now - start) / 60))
+    }
+}
+
+/// `text` padded with spaces to `width` characters.
+func padded(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+}
