@@ -1,17 +1,14 @@
 #!/usr/bin/env bash
-# The main job: train the seed FashionMNIST CNN (5 epochs, batch 64, Adam, seed 0) and
-# evaluate it on the 10,000 test images. Results go to runs/seed/ (override: OUT=dir).
-# An existing trained model there is evaluated again, not retrained (FRESH=1 retrains).
+# The main job: the seed pipeline in one command (`quantkit demo`). Installs what is missing, builds,
+# trains the FashionMNIST CNN (5 epochs), makes the dynamic-range, int8 and float16 models with
+# post-training quantization, fine-tunes with quantization-aware training (1 epoch), evaluates and
+# benchmarks every model, and ends with the table. Results go to runs/demo/ (override: OUT=dir):
+# the .tflite files, report.md, report.json, SVG charts and TensorBoard logs.
+# Run again, it reuses the trained models (FRESH=1 trains again); after an interruption it continues.
+# Extra arguments go to `quantkit demo` (e.g. --epochs 10; see `quantkit demo --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-out="${OUT:-runs/seed}"
-mkdir -p "$out"
-model="$out/seed.qkmodel"
-if [ -f "$model" ] && [ "${FRESH:-0}" != "1" ]; then
-  echo "run: $model exists; evaluating it (FRESH=1 retrains)" >&2
-else
-  .build/release/quantkit train --epochs 5 --batch-size 64 --seed 0 --output "$model" --overwrite \
-    --history "$out/history.csv"
-fi
-.build/release/quantkit evaluate "$model"
+args=(--output "${OUT:-runs/demo}")
+[ "${FRESH:-0}" = "1" ] && args+=(--fresh)
+exec .build/release/quantkit demo "${args[@]}" "$@"
