@@ -43,6 +43,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TFLite"]),
         .testTarget(name: "TFLiteTests", dependencies: ["TFLite", "Runtime"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TFLite", "Datasets"]),
+        .testTarget(name: "QuantKitTests", dependencies: ["QuantKit"]),
         .testTarget(name: "CLITests", dependencies: ["QuantKit", "quantkit", "SeedPipeline"]),
     ],
     swiftLanguageModes: [.v6]

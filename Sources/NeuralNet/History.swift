@@ -16,6 +16,19 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     public var samplesPerSecond: Double
     public var learningRate: Double
 
+    public init(epoch: Int, loss: Double, accuracy: Double, valLoss: Double? = nil, valAccuracy: Double? = nil,
+                seconds: Double, validationSeconds: Double = 0, samplesPerSecond: Double, learningRate: Double) {
+        self.epoch = epoch
+        self.loss = loss
+        self.accuracy = accuracy
+        self.valLoss = valLoss
+        self.valAccuracy = valAccuracy
+        self.seconds = seconds
+        self.validationSeconds = validationSeconds
+        self.samplesPerSecond = samplesPerSecond
+        self.learningRate = learningRate
+    }
+
     enum CodingKeys: String, CodingKey {
         case epoch, loss, accuracy, seconds
         case valLoss = "val_loss", valAccuracy = "val_accuracy"
