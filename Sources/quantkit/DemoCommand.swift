@@ -109,10 +109,11 @@ struct DemoCommand: ParsableCommand {
         steps.begin("Writing the report")
         let report = makeReport(files: files, float: float.history, qat: qat.history, evaluations: evaluations, latencies: latencies)
         try report.write(to: files.directory)
-        steps.end("report.md, report.json, \(PipelineReport.chartFileNames.joined(separator: ", "))")
+        steps.end([PipelineReport.markdownFile, PipelineReport.jsonFile, PipelineReport.accuracyVsSizeChartFile,
+                   PipelineReport.latencyChartFile, PipelineReport.trainingChartFile].joined(separator: ", "))
 
         print("")
-        print(report.terminalTable())
+        print(report.terminalTable(), terminator: "")
         print("")
         print(String(format: "Done in %.1f min. Everything is in %@ (report.md, report.json, the charts, the models);",
                      (Clock.monotonicSeconds() - start) / 60, files.directory.path))
@@ -257,16 +258,11 @@ struct DemoCommand: ParsableCommand {
         let variants = Variant.allCases.map { variant in
             let e = evaluations[variant]!, m = latencies[variant]!
             return VariantResult(name: variant.title, file: files.tflite(variant).lastPathComponent,
-                                 fileBytes: files.size(files.tflite(variant)),
-                                 accuracy: e.accuracy, loss: e.loss,
-                                 latencyMs: LatencySummary(median: m.median * 1000, min: m.minimum * 1000, max: m.maximum * 1000),
-                                 throughputPerSecond: nil, kernels: "fast", threads: 1)
+                                 fileBytes: files.size(files.tflite(variant)), accuracy: e.accuracy, loss: e.loss,
+                                 latencyMs: LatencySummary(milliseconds: m.runSeconds.map { $0 * 1000 }),
+                                 kernels: "fast", threads: 1, batch: 1, isBaseline: variant == .float32)
         }
-        let formatter = ISO8601DateFormatter()
-        return PipelineReport(created: formatter.string(from: Date()),
-                              machine: MachineDescription(cpu: SystemInfo.cpuModelName() ?? "unknown", cores: SystemInfo.activeCores,
-                                                          simdBackend: SIMDBackend.best.rawValue),
-                              dataset: "FashionMNIST (60,000 train / 10,000 test)",
+        return PipelineReport(machine: .current(), dataset: "FashionMNIST (60,000 train / 10,000 test)",
                               floatTraining: float.epochs, qatTraining: qat.epochs, variants: variants)
     }
 }

@@ -143,7 +143,10 @@ public enum SystemInfo {
     public static func cpuModelName() -> String? {
         guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return nil }
         for line in info.split(separator: "\n") where line.hasPrefix("model name") {
-            if let colon = line.firstIndex(of: ":") { return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
+            if let colon = line.firstIndex(of: ":") {
+                let name = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                if !name.isEmpty { return name }
+            }
         }
         return nil
     }

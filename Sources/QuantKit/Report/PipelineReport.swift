@@ -74,20 +74,9 @@ public struct MachineDescription: Codable, Sendable, Equatable {
     /// This machine: the model name in /proc/cpuinfo (else the architecture from `uname`), the active
     /// processor count and ``SIMDBackend/best``.
     public static func current() -> MachineDescription {
-        MachineDescription(cpu: cpuModelName() ?? architecture() ?? "unknown CPU",
+        MachineDescription(cpu: SystemInfo.cpuModelName() ?? architecture() ?? "unknown CPU",
                            logicalCores: ProcessInfo.processInfo.activeProcessorCount,
                            simdBackend: SIMDBackend.best.rawValue)
-    }
-
-    static func cpuModelName() -> String? {
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return nil }
-        for line in info.split(separator: "\n") where line.hasPrefix("model name") {
-            if let colon = line.firstIndex(of: ":") {
-                let name = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-                if !name.isEmpty { return name }
-            }
-        }
-        return nil
     }
 
     static func architecture() -> String? {
