@@ -205,18 +205,22 @@ final class EventFileWriter {
     }
 }
 
-/// `mkdir -p path`, with the system's reason when it fails.
+/// `mkdir -p path`; an error names `path` and, in its reason, the component that failed.
 private func makeDirectories(_ path: String) throws(TensorBoardError) {
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-        if isDirectory.boolValue { return }
-        throw TensorBoardError(.cannotCreateDirectory, path: path, reason: "a file of that name exists")
+    func make(_ component: String) -> String? {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: component, isDirectory: &isDirectory) {
+            return isDirectory.boolValue ? nil : "\(component) is a file, not a directory"
+        }
+        let parent = (component as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != component, let failure = make(parent) { return failure }
+        if mkdir(component, 0o755) != 0 && errno != EEXIST {
+            let reason = String(cString: strerror(errno))
+            return component == path ? reason : "\(component): \(reason)"
+        }
+        return nil
     }
-    let parent = (path as NSString).deletingLastPathComponent
-    if !parent.isEmpty && parent != path { try makeDirectories(parent) }
-    if mkdir(path, 0o755) != 0 && errno != EEXIST {
-        throw TensorBoardError(.cannotCreateDirectory, path: path, reason: String(cString: strerror(errno)))
-    }
+    if let failure = make(path) { throw TensorBoardError(.cannotCreateDirectory, path: path, reason: failure) }
 }
 
 private func closeDescriptor(_ fd: Int32) {

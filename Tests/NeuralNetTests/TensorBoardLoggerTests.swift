@@ -236,9 +236,10 @@ struct TensorBoardLoggerTests {
             _ = try TensorBoardLogger(directory: file.appendingPathComponent("logs"))
             Issue.record("expected an error")
         } catch {
+            let train = file.appendingPathComponent("logs/train").path
             #expect(error.kind == .cannotCreateDirectory)
-            #expect(error.path == file.path)
-            #expect(error.description.contains("cannot create the TensorBoard log directory \(file.path)"))
+            #expect(error.path == train)
+            #expect(error.description == "cannot create the TensorBoard log directory \(train): \(file.path) is a file, not a directory")
         }
         #expect(throws: TensorBoardError.self) { try TensorBoardLogger(directory: file) }
 
