@@ -15,6 +15,11 @@ struct TrainCommand: ParsableCommand {
             fine-tuning the float model given with --from (1 epoch by default). The saved model holds the \
             learned ranges; `quantkit quantize MODEL --mode int8` converts it with no calibration data, and \
             the accuracy reported is the simulated int8 model's.
+
+            --logdir DIR writes TensorBoard event files as Keras does: DIR/train (loss, accuracy, learning \
+            rate, epoch seconds) and DIR/validation (validation loss and accuracy under the same tags, so \
+            both runs share a chart), one point per epoch, written as each epoch ends. View them with \
+            `tensorboard --logdir DIR`. A resumed run adds new files beside the old ones.
             """
     )
 
@@ -40,6 +45,8 @@ struct TrainCommand: ParsableCommand {
                                                                   valueName: "lr"))
     var learningRateOption: Float?
     @Option(help: ArgumentHelp("Write the per-epoch history (.json or .csv).", valueName: "file")) var history: String?
+    @Option(help: ArgumentHelp("Write TensorBoard event files (per-epoch scalars) under this directory.", valueName: "dir"))
+    var logdir: String?
     @Flag(help: "Continue training the model already at --output (its weights and optimizer state).") var resume = false
     @Flag(help: "Replace an existing file at --output.") var overwrite = false
     @Flag(name: .customLong("no-data-parallel"), help: ArgumentHelp("Train in one replica even on several cores (for comparison).", visibility: .hidden))
@@ -68,6 +75,7 @@ struct TrainCommand: ParsableCommand {
         if exists && !resume && !overwrite {
             throw CLIError("\(output) already exists: pass --resume to continue training it, or --overwrite to replace it")
         }
+        let tensorBoard = try logdir.map { try TensorBoardLogger(directory: URL(fileURLWithPath: $0)) }
         note("Loading FashionMNIST from \(FashionMNIST.directory(dataOptions.data).path) ...")
         let all = try FashionMNIST.load(.train, directory: dataOptions.data)
         let test = try FashionMNIST.load(.test, directory: dataOptions.data)
@@ -105,7 +113,9 @@ struct TrainCommand: ParsableCommand {
         model.dataParallel = !noDataParallel
         note(model.summary())
         note("Training on \(train.count) images, validating on \(val.count), batch \(batchSize), \(epochs) epochs")
-        let result = try model.fit(train, epochs: epochs, batchSize: batchSize, validation: val.count > 0 ? val : nil)
+        if let logdir { note("TensorBoard logs in \(logdir): view them with `tensorboard --logdir \(logdir)`") }
+        let result = try model.fit(train, epochs: epochs, batchSize: batchSize, validation: val.count > 0 ? val : nil,
+                                   callbacks: tensorBoard.map { [$0] } ?? [])
         try model.save(to: outputURL)
         if let history { try result.write(to: URL(fileURLWithPath: history)) }
         let evaluation = try model.evaluate(test)

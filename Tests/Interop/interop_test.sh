@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Interop: every model QuantKit's quantizer writes must load and run in LiteRT (ai-edge-litert from
-# PyPI) and give QuantKit's outputs.
+# PyPI) and give QuantKit's outputs; the TensorBoard logs `quantkit train --logdir` writes must read
+# back in TensorBoard's own reader (tensorboard from PyPI).
 #
 #   Tests/Interop/interop_test.sh            (from the package root)
 #
-# 1. Makes (once) a Python venv at $QUANTKIT_INTEROP_VENV (default .venv-interop) with ai-edge-litert
-#    and numpy.
+# 1. Makes (once) a Python venv at $QUANTKIT_INTEROP_VENV (default .venv-interop) with ai-edge-litert,
+#    numpy and tensorboard.
 # 2. Quantizes ../shared/golden/seed_float.tflite in every mode (dynamic range, int8 with int8 I/O,
 #    int8 with float I/O, float16) with the Swift test hook QUANTKIT_EXPORT_DIR, which also writes
 #    QuantKit's reference-interpreter outputs on the golden images.
@@ -17,6 +18,9 @@
 #      kernels, so its outputs legitimately differ from the reference kernels (spec §2.3, §9); the
 #      check is that the top-1 class agrees on at least 99% of the images, and the differences are
 #      printed.
+# 4. A tiny QAT run's int8 model, through LiteRT the same way (below).
+# 5. TensorBoard: a tiny `quantkit train --logdir` run's event files, read with TensorBoard's
+#    EventAccumulator by Tests/Interop/tensorboard_read.py, must hold the run's history (below).
 # Environment: QUANTKIT_SCRATCH (swift --scratch-path, default .build), QUANTKIT_INTEROP_LIMIT
 # (images, default 1000), QUANTKIT_SHARED (directory holding golden/).
 # The last line is "N passed, M failed"; the exit status is non-zero when anything failed.
@@ -28,10 +32,10 @@ LIMIT="${QUANTKIT_INTEROP_LIMIT:-1000}"
 passed=0
 failed=0
 
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import ai_edge_litert, numpy" 2>/dev/null; then
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import ai_edge_litert, numpy, tensorboard" 2>/dev/null; then
     echo "making the interop venv at $VENV"
-    python3 -m venv "$VENV" && "$VENV/bin/python" -m pip install --quiet ai-edge-litert numpy || {
-        echo "cannot make the venv $VENV with ai-edge-litert and numpy"; echo "0 passed, 1 failed"; exit 2; }
+    python3 -m venv "$VENV" && "$VENV/bin/python" -m pip install --quiet ai-edge-litert numpy tensorboard || {
+        echo "cannot make the venv $VENV with ai-edge-litert, numpy and tensorboard"; echo "0 passed, 1 failed"; exit 2; }
 fi
 PY="$VENV/bin/python"
 
@@ -129,6 +133,23 @@ else
             if check "$name" "$resolver" "$json" "$dtype"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
         done
     done
+fi
+
+# 5. TensorBoard (issue 7): a tiny `quantkit train --logdir` run (2 epochs on 512 images, 256 held
+#    out for validation); TensorBoard's EventAccumulator must read train/ and validation/ and find
+#    Keras's tags with the values of the run's --history, one per epoch.
+echo "TensorBoard: a tiny training run with --logdir, read back by TensorBoard's EventAccumulator"
+if ! { [ -x "$QK" ] || swift build -c release --scratch-path "$SCRATCH" --product quantkit > "$OUT/qk-build.log" 2>&1; } \
+   || ! "$QK" train --epochs 2 --limit 512 --validation 256 --output "$OUT/tb.qkmodel" \
+        --logdir "$OUT/tb-logs" --history "$OUT/tb-history.json" > "$OUT/tb-train.log" 2>&1; then
+    echo "FAIL tensorboard: quantkit train --logdir failed: $(tail -3 "$OUT/tb-train.log" 2>/dev/null)"
+    failed=$((failed + 1))
+elif result="$("$PY" Tests/Interop/tensorboard_read.py "$OUT/tb-logs" "$OUT/tb-history.json" 2> "$OUT/tb-read.err")"; then
+    echo "$result"
+    passed=$((passed + 1))
+else
+    if [ -n "$result" ]; then echo "$result"; else echo "FAIL tensorboard: tensorboard_read.py failed: $(tail -3 "$OUT/tb-read.err")"; fi
+    failed=$((failed + 1))
 fi
 
 echo "$passed passed, $failed failed"
