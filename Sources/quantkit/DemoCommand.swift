@@ -60,6 +60,7 @@ struct DemoCommand: ParsableCommand {
         let start = Clock.monotonicSeconds()
         let files = DemoFiles(directory: URL(fileURLWithPath: output))
         try files.prepare()
+        installInterruptionNote()
         var steps = DemoSteps(total: 7, start: start)
 
         steps.begin("Loading FashionMNIST from \(FashionMNIST.directory(dataOptions.data).path)")
@@ -154,7 +155,7 @@ struct DemoCommand: ParsableCommand {
             let checkpoint = DemoCheckpoint(model: files.floatCheckpoint, history: files.floatHistory, recorded: history)
             model.dataParallel = true
             try model.fit(train, epochs: remaining, batchSize: batchSize, validation: validation.count > 0 ? validation : nil,
-                          callbacks: [checkpoint] + files.tensorBoard("float"))
+                          callbacks: [checkpoint] + (try files.tensorBoard("float")))
             history = checkpoint.history
             try model.save(to: files.floatModel)
             try history.write(to: files.floatHistory)
@@ -193,7 +194,7 @@ struct DemoCommand: ParsableCommand {
             let checkpoint = DemoCheckpoint(model: files.qatCheckpoint, history: files.qatHistory, recorded: history)
             model.dataParallel = true
             try model.fit(train, epochs: remaining, batchSize: batchSize, validation: validation.count > 0 ? validation : nil,
-                          callbacks: [checkpoint] + files.tensorBoard("qat"))
+                          callbacks: [checkpoint] + (try files.tensorBoard("qat")))
             history = checkpoint.history
             try model.save(to: files.qatModel)
             try history.write(to: files.qatHistory)
@@ -264,6 +265,26 @@ struct DemoCommand: ParsableCommand {
         }
         return PipelineReport(machine: .current(), dataset: "FashionMNIST (60,000 train / 10,000 test)",
                               floatTraining: float.epochs, qatTraining: qat.epochs, variants: variants)
+    }
+}
+
+/// What an interrupted demo prints (prepared before the handler is installed: a signal handler may
+/// only touch memory that already exists).
+nonisolated(unsafe) private let interruptionMessage: UnsafeMutablePointer<CChar> = strdup("""
+
+    quantkit demo: interrupted. Finished models, .tflite files and the last epoch's checkpoint are kept; \
+    run the same command again to continue from there.
+
+    """)!
+
+/// On SIGINT or SIGTERM: say what is kept and how to continue, then exit (130).
+private func installInterruptionNote() {
+    _ = interruptionMessage
+    for s in [SIGINT, SIGTERM] {
+        signal(s) { _ in
+            _ = write(2, interruptionMessage, strlen(interruptionMessage))
+            _exit(130)
+        }
     }
 }
 
@@ -353,9 +374,10 @@ struct DemoFiles {
         ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.intValue ?? 0
     }
 
-    /// Training callbacks that write TensorBoard event files under logs/`run`.
-    func tensorBoard(_ run: String) -> [any TrainingCallback] {
-        []
+    /// A training callback that writes TensorBoard event files under logs/`run` (Keras's train/ and
+    /// validation/ runs inside it); a rerun that continues training adds files beside the earlier ones.
+    func tensorBoard(_ run: String) throws -> [any TrainingCallback] {
+        [try TensorBoardLogger(directory: logs.appendingPathComponent(run))]
     }
 }
 
