@@ -1,3 +1,5 @@
+import CKernels
+
 /// Dynamic-range (hybrid) CONV_2D: each float image quantized at run time, int8 filter, exact
 /// int8 × int8 sums on the ``Int8GEMM`` engine (im2col, padded taps filled with the image's zero
 /// point), then the reference's float expression:
@@ -6,7 +8,8 @@
 ///     per-tensor:   out = clamp((0 + float(acc) * (sf * w_scale)) + bias[o])
 ///
 /// so the outputs are bit-identical to ``ReferenceKernels/hybridConv2D(input:filter:bias:output:geometry:parameters:scratch:)``.
-/// Grouped convolutions are not handled (`init` returns nil).
+/// Grouped convolutions are not handled (`init` returns nil). The output stage runs in C
+/// (`qk_hybrid_conv_output_*`) on the AVX2 and AVX-512 backends, in Swift on the portable one.
 public final class FastHybridConv2D: @unchecked Sendable {
     /// The geometry; `batches` is ignored (``run(input:output:batches:scratch:threads:)`` takes it).
     public let geometry: Conv2DGeometry
@@ -81,9 +84,9 @@ public final class FastHybridConv2D: @unchecked Sendable {
             var sf: Float
             var zp: Int32 = 0
             if p.isPerChannel {
-                (sf, zp) = HybridInputQuantization.asymmetric(image, into: quantized, laneRounding: p.laneRounding)
+                (sf, zp) = HybridInputQuantization.asymmetric(image, into: quantized, laneRounding: p.laneRounding, backend: backend)
             } else {
-                sf = HybridInputQuantization.symmetric(image, into: quantized, laneRounding: p.laneRounding)
+                sf = HybridInputQuantization.symmetric(image, into: quantized, laneRounding: p.laneRounding, backend: backend)
                 sf *= p.weightScales[0]
             }
             let padByte = UInt8(truncatingIfNeeded: zp) ^ 0x80
@@ -99,6 +102,19 @@ public final class FastHybridConv2D: @unchecked Sendable {
                         patches.gatherRows(input: q, first: first, count: count, padByte: padByte, into: a)
                         Int8GEMM.multiply(a: a, rowStride: depth, rows: count, activations: .unsigned, weights: weights,
                                           blocks: 0..<weights.blockCount, c: c, cRowStride: npad, backend: backend)
+                        if backend != .portable {
+                            // The same expression in C, a vector of channels at a time.
+                            let o = y + (b * pixels + first) * n
+                            let s = perChannel ? scales.baseAddress : nil, bp = biasValues.map { UnsafePointer($0.pointer) }
+                            if backend == .avx512vnni {
+                                qk_hybrid_conv_output_avx512(c, npad, count, n, correction, sums.baseAddress, s, scaling, bp,
+                                                             activation.min, activation.max, o, n)
+                            } else {
+                                qk_hybrid_conv_output_avx2(c, npad, count, n, correction, sums.baseAddress, s, scaling, bp,
+                                                           activation.min, activation.max, o, n)
+                            }
+                            continue
+                        }
                         for r in 0..<count {
                             let acc = c + r * npad, o = y + (b * pixels + first + r) * n
                             // Σ (q + 128 or zp + 128) w - (128 + zp) Σ w = Σ_{existing taps} (q - zp) w;
