@@ -351,4 +351,77 @@ struct FastHybridKernelTests {
             }
         }
     }
+
+    @Test("CONV_2D with a fused MAX_POOL_2D: bit-identical to the reference conv, then the reference pool", arguments: 0..<4)
+    func convolutionWithPool(seed: UInt64) {
+        var rng = SplitMix(seed: 8000 + seed)
+        for i in 0..<20 {
+            let cin = FastTest.pick([1, 3, 8, 17], &rng), cout = FastTest.pick([1, 7, 16, 17, 33, 64], &rng)
+            let g = Conv2DGeometry(batches: FastTest.int(1...3, &rng), inputHeight: FastTest.int(1...12, &rng),
+                                   inputWidth: FastTest.int(1...12, &rng), inputChannels: cin,
+                                   filterHeight: FastTest.int(1...3, &rng), filterWidth: FastTest.int(1...3, &rng),
+                                   outputChannels: cout, strideHeight: FastTest.int(1...2, &rng), strideWidth: FastTest.int(1...2, &rng),
+                                   padding: FastTest.pick(PaddingType.allCases, &rng))
+            // Non-overlapping, overlapping (stride < filter) and gapped (stride > filter) windows.
+            let (fh, fw, sh, sw) = FastTest.pick([(2, 2, 2, 2), (2, 2, 2, 2), (3, 3, 2, 2), (2, 2, 1, 1), (1, 1, 1, 1),
+                                                   (3, 2, 1, 3), (1, 2, 3, 2)], &rng)
+            let pool = FastHybridConv2D.FusedMaxPool(filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw,
+                                                     activation: FastTest.pick(FusedActivation.allCases, &rng).floatRange)
+            let perChannel = FastTest.int(0...1, &rng) == 0
+            let p = HybridConvParameters(weightScales: (0..<(perChannel ? cout : 1)).map { _ in FastTest.scale(-10 ... -4, &rng) },
+                                         activation: FastTest.pick(FusedActivation.allCases, &rng),
+                                         laneRounding: FastTest.pick(HybridInputQuantization.LaneRounding.allCases, &rng))
+            let filter = FastTest.int8s(g.convFilterCount, &rng, in: -127...127)
+            let bias: [Float]? = FastTest.int(0...3, &rng) == 0 ? nil
+                : (0..<cout).map { _ in FastTest.int(0...4, &rng) == 0 ? -0.0 : rng.float(in: -1...1) }
+            let imageSize = g.inputHeight * g.inputWidth * cin
+            let kind = i % 5 == 4 ? FastTest.pick([RowKind.special, .leadingNaN, .zeros], &rng) : .random
+            let input = (0..<g.batches).flatMap { _ in Self.row(imageSize, kind: kind, &rng) }
+            // The reference pair: hybridConv2D, then maxPool2D (VALID) with the pool's clamp.
+            var conv = [Float](repeating: 0, count: g.outputCount)
+            var refScratch = [Int8](repeating: 0, count: imageSize)
+            input.withUnsafeBufferPointer { x in filter.withUnsafeBufferPointer { w in conv.withUnsafeMutableBufferPointer { y in
+                refScratch.withUnsafeMutableBufferPointer { s in
+                    if let bias {
+                        bias.withUnsafeBufferPointer {
+                            ReferenceKernels.hybridConv2D(input: x, filter: w, bias: $0, output: y, geometry: g, parameters: p, scratch: s)
+                        }
+                    } else {
+                        ReferenceKernels.hybridConv2D(input: x, filter: w, bias: nil, output: y, geometry: g, parameters: p, scratch: s)
+                    }
+                } } } }
+            let pg = Conv2DGeometry(batches: g.batches, inputHeight: g.outputHeight, inputWidth: g.outputWidth,
+                                    inputChannels: cout, filterHeight: fh, filterWidth: fw, outputChannels: cout,
+                                    strideHeight: sh, strideWidth: sw, padding: .valid)
+            let pooledCount = g.outputHeight >= fh && g.outputWidth >= fw ? pg.outputCount : 0
+            var expected = [Float](repeating: 0, count: pooledCount)
+            if pooledCount > 0 {
+                conv.withUnsafeBufferPointer { x in expected.withUnsafeMutableBufferPointer { y in
+                    ReferenceKernels.maxPool2D(input: x, output: y, geometry: pg, activation: pool.activation)
+                } }
+            }
+            for backend in FastTest.backends {
+                let kernel = filter.withUnsafeBufferPointer { w in
+                    bias.map { b in b.withUnsafeBufferPointer {
+                        FastHybridConv2D(filter: w, bias: $0, geometry: g, parameters: p, fusedMaxPool: pool, backend: backend)
+                    } } ?? FastHybridConv2D(filter: w, bias: nil, geometry: g, parameters: p, fusedMaxPool: pool, backend: backend)
+                }
+                guard let kernel else {
+                    Issue.record("FastHybridConv2D refused \(g)")
+                    return
+                }
+                #expect(kernel.outputCount(batches: g.batches) == pooledCount)
+                for threads in [1, 2] {
+                    var got = [Float](repeating: .nan, count: pooledCount)
+                    FastTest.withScratch(kernel.scratchByteCount(batches: g.batches, threads: threads)) { scratch in
+                        input.withUnsafeBufferPointer { x in got.withUnsafeMutableBufferPointer { y in
+                            kernel.run(input: x, output: y, batches: g.batches, scratch: scratch, threads: threads)
+                        } }
+                    }
+                    #expect(FastTest.firstMismatch(got.map(\.bitPattern), expected.map(\.bitPattern)) == nil,
+                            "\(backend) threads \(threads) \(g) pool \(fh)x\(fw)/\(sh)x\(sw) perChannel \(perChannel) \(kind)")
+                }
+            }
+        }
+    }
 }

@@ -136,20 +136,32 @@ void qk_hybrid_quantize_avx512(const float *x, size_t count, float inverse, int3
                                int32_t lo, int32_t hi, int lane_rounding, int8_t *q);
 
 /// The output stage of the hybrid CONV_2D, for `rows` rows of `n` channels (the reference's float
-/// expression, every operation rounded on its own):
+/// expression, every operation rounded on its own). The clamped convolution value of accumulator row
+/// `a` (a pointer to int32 sums) and channel j is
 ///
-///   d = acc[r * acc_stride + j] - correction * sums[j]                      (int32, wrapping)
+///   d = a[j] - correction * sums[j]                                         (int32, wrapping)
 ///   per-channel (scales != NULL): v = ((float)d * scales[j]) * scaling;  with bias: v = v + bias[j]
 ///   per-tensor  (scales == NULL): v = (0.0f + (float)d * scaling) + (bias ? bias[j] : 0.0f)
-///   out[r * out_stride + j] = min(max(v, lo), hi)   in C++'s order: w = v < lo ? lo : v; hi < w ? hi : w
+///   value(a, j) = min(max(v, lo), hi)   in C++'s order: w = v < lo ? lo : v; hi < w ? hi : w
+///
+/// Without a window (`window` NULL): out[r * out_stride + j] = value(acc + r * acc_stride, j).
+///
+/// With a window (a fused MAX_POOL_2D, as `reference_ops::MaxPool` on the stored values):
+///
+///   m = -FLT_MAX;  for w in 0 ..< window_count (in order): v = value(acc + r * acc_stride + window[w], j); m = m < v ? v : m
+///   out[r * out_stride + j] = min(max(m, pool_lo), pool_hi)   (C++'s order, as above)
 ///
 /// `sums`, `scales` and `bias` hold `n` values (nothing past them is read).
 void qk_hybrid_conv_output_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                                const ptrdiff_t *window, size_t window_count,
                                 int32_t correction, const int32_t *sums, const float *scales, float scaling,
-                                const float *bias, float lo, float hi, float *out, ptrdiff_t out_stride);
+                                const float *bias, float lo, float hi, float pool_lo, float pool_hi,
+                                float *out, ptrdiff_t out_stride);
 void qk_hybrid_conv_output_avx512(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                                  const ptrdiff_t *window, size_t window_count,
                                   int32_t correction, const int32_t *sums, const float *scales, float scaling,
-                                  const float *bias, float lo, float hi, float *out, ptrdiff_t out_stride);
+                                  const float *bias, float lo, float hi, float pool_lo, float pool_hi,
+                                  float *out, ptrdiff_t out_stride);
 
 #ifdef __cplusplus
 }
