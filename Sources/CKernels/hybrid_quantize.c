@@ -80,13 +80,29 @@ void qk_hybrid_range_portable(const float *x, size_t count, float *min_out, floa
     *max_out = hi;
 }
 
+QK_INLINE void qk_hybrid_lanes_portable(const float *x, size_t lanes, float inverse, int32_t zero_point,
+                                        int32_t lo, int32_t hi, int rounding, int8_t *q) {
+    for (size_t i = 0; i < lanes; i++) {
+        float v = inverse * x[i];
+        int32_t r = (int32_t)((uint32_t)qk_lane_round(v, rounding) + (uint32_t)zero_point);   // wraps
+        q[i] = (int8_t)qk_clamp_i32(r, lo, hi);
+    }
+}
+
 void qk_hybrid_quantize_portable(const float *x, size_t count, float inverse, int32_t zero_point,
                                  int32_t lo, int32_t hi, int lane_rounding, int8_t *q) {
     const size_t lanes = count & ~(size_t)7;
-    for (size_t i = 0; i < lanes; i++) {
-        float v = inverse * x[i];
-        int32_t r = (int32_t)((uint32_t)qk_lane_round(v, lane_rounding) + (uint32_t)zero_point);   // wraps
-        q[i] = (int8_t)qk_clamp_i32(r, lo, hi);
+    // One copy of the loop per mode, so the rounding is chosen once, outside it.
+    switch (lane_rounding) {
+    case QK_HYBRID_LANE_ADD_HALF_AND_TRUNCATE:
+        qk_hybrid_lanes_portable(x, lanes, inverse, zero_point, lo, hi, QK_HYBRID_LANE_ADD_HALF_AND_TRUNCATE, q);
+        break;
+    case QK_HYBRID_LANE_TIES_TO_EVEN:
+        qk_hybrid_lanes_portable(x, lanes, inverse, zero_point, lo, hi, QK_HYBRID_LANE_TIES_TO_EVEN, q);
+        break;
+    default:
+        qk_hybrid_lanes_portable(x, lanes, inverse, zero_point, lo, hi, QK_HYBRID_LANE_HALF_AWAY_FROM_ZERO, q);
+        break;
     }
     qk_hybrid_tail(x, lanes, count, inverse, zero_point, lo, hi, q);
 }

@@ -124,19 +124,21 @@ struct FastKernelBenchmarks {
         let convBias = (0..<128).map { _ in rng.float(in: -0.1...0.1) }
         let cp = HybridConvParameters(weightScales: (0..<128).map { _ in FastTest.scale(-9 ... -7, &rng) }, activation: .relu)
         let image = (0..<g.inputCount).map { _ in FastTest.int(0...2, &rng) == 0 ? 0 : rng.float(in: 0...4) }
-        var convResults: [(String, Double)] = []
-        for backend in Self.backends {
-            let kernel = filter.withUnsafeBufferPointer { w in convBias.withUnsafeBufferPointer {
-                FastHybridConv2D(filter: w, bias: $0, geometry: g, parameters: cp, backend: backend)!
-            } }
-            var out = [Float](repeating: 0, count: g.outputCount)
-            convResults.append(("\(backend)", FastTest.withScratch(kernel.scratchByteCount(batches: 1)) { scratch in
-                image.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { y in
-                    Self.time(iterations: backend == .portable ? 5 : 50) { kernel.run(input: x, output: y, batches: 1, scratch: scratch) }
+        for pool in [nil, FastHybridConv2D.FusedMaxPool(filterHeight: 2, filterWidth: 2, strideHeight: 2, strideWidth: 2)] {
+            var convResults: [(String, Double)] = []
+            for backend in Self.backends {
+                let kernel = filter.withUnsafeBufferPointer { w in convBias.withUnsafeBufferPointer {
+                    FastHybridConv2D(filter: w, bias: $0, geometry: g, parameters: cp, fusedMaxPool: pool, backend: backend)!
                 } }
-            }))
+                var out = [Float](repeating: 0, count: kernel.outputCount(batches: 1))
+                convResults.append(("\(backend)", FastTest.withScratch(kernel.scratchByteCount(batches: 1)) { scratch in
+                    image.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { y in
+                        Self.time(iterations: backend == .portable ? 5 : 50) { kernel.run(input: x, output: y, batches: 1, scratch: scratch) }
+                    } }
+                }))
+            }
+            Self.report("hybrid conv2 14x14x64->128 (per-channel, asymmetric input)\(pool == nil ? "" : " +pool")", convResults)
         }
-        Self.report("hybrid conv2 14x14x64->128 (per-channel, asymmetric input)", convResults)
 
         let k = 6272, n = 256
         let fg = FullyConnectedGeometry(batches: 1, accumDepth: k, outputDepth: n)

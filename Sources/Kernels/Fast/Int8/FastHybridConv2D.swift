@@ -68,8 +68,10 @@ public final class FastHybridConv2D: @unchecked Sendable {
             outputWidth = g.outputWidth >= pool.filterWidth ? (g.outputWidth - pool.filterWidth) / pool.strideWidth + 1 : 0
             let used = outputWidth == 0 ? 0 : (outputWidth - 1) * pool.strideWidth + pool.filterWidth
             usedWidth = used
-            // About two tiles' worth of convolution pixels per band.
-            bandRows = max(1, min(outputHeight, 2 * tilePixels / max(1, pool.strideHeight * used)))
+            // About half a tile of convolution pixels per band: the band's im2col rows and sums stay
+            // small, so less of the next layer's weights (the seed FC's 1.6 MB) is pushed out of L2.
+            // Measured on the seed model: 56-pixel bands about 5% faster per inference than whole-image ones.
+            bandRows = max(1, min(outputHeight, tilePixels / 2 / max(1, pool.strideHeight * used)))
             let window = AlignedArray<Int>(repeating: 0, count: pool.filterHeight * pool.filterWidth)
             for fy in 0..<pool.filterHeight {
                 for fx in 0..<pool.filterWidth {
