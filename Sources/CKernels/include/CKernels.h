@@ -104,7 +104,7 @@ void qk_requant_double_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t row
 // (TFLite's `tensor_utils::{Symmetric,Asymmetric}QuantizeFloats` as the x86 build runs them); the
 // Swift `HybridInputQuantization` is the specification and chooses scale and zero point, these
 // kernels do the two loops over the row. Each exists as `_portable` (plain C, any CPU), `_avx2` and
-// `_avx512` (AVX-512 F/BW/VL/DQ), all with the same results bit for bit.
+// `_avx512` (compiled for the VNNI backend's AVX-512 set), all with the same results bit for bit.
 
 /// How the "SIMD lanes" (elements 0 ..< count & ~7) round v = inverse * x (`LaneRounding` in Swift).
 #define QK_HYBRID_LANE_ADD_HALF_AND_TRUNCATE 0  /* trunc(v + (v < 0 ? -0.5f : 0.5f)), float add */
