@@ -16,8 +16,8 @@ final class FastKernelCache {
 }
 
 extension Preparation {
-    /// CONV_2D operators (int8 or float) whose output feeds only a VALID MAX_POOL_2D (and is not a graph
-    /// output), by convolution index → pool index. The fused kernel pools before writing, so the
+    /// CONV_2D operators (int8, float or hybrid) whose output feeds only a VALID MAX_POOL_2D (and is not a
+    /// graph output), by convolution index → pool index. The fused kernel pools before writing, so the
     /// convolution's full-size output is never stored.
     static func fusableConvolutionPools(_ graph: Graph, executed: [Int]) -> [Int: Int] {
         var readers: [Int: [Int]] = [:]
@@ -28,9 +28,10 @@ extension Preparation {
             guard op.kind == .conv2D, let y = op.outputs.first, !graph.outputs.contains(y),
                   let r = readers[y], r.count == 1, case .maxPool2D(let p) = graph.operators[r[0]].options, p.padding == .valid
             else { continue }
-            // int8 → int8 or float → float throughout (a hybrid convolution is not fused).
+            // int8 → int8 or float → float throughout, or hybrid: float input and output, int8 filter.
             let types = [op.inputs[0], op.inputs[1], y, graph.operators[r[0]].outputs[0]].map { graph.tensors[$0].elementType }
-            guard types.allSatisfy({ $0 == .int8 }) || types.allSatisfy({ $0 == .float32 }) else { continue }
+            guard types.allSatisfy({ $0 == .int8 }) || types.allSatisfy({ $0 == .float32 })
+                    || types == [.float32, .int8, .float32, .float32] else { continue }
             pairs[j] = r[0]
         }
         return pairs
@@ -92,9 +93,19 @@ extension Preparation {
             return .fastConv2DInt8(FastStep(input: s.input, output: output, kernel: k))
 
         case .conv2DHybrid(let s):
-            guard let k = try shared({ FastHybridConv2D(filter: s.filter, bias: s.bias, geometry: s.geometry, parameters: s.parameters, backend: backend) },
+            var pool: FastHybridConv2D.FusedMaxPool?
+            var output = s.output
+            if let p = fusedPools[j], case .maxPool2D(let options) = graph.operators[p].options {
+                output = operand(graph.operators[p].outputs[0])
+                pool = FastHybridConv2D.FusedMaxPool(filterHeight: options.filterHeight, filterWidth: options.filterWidth,
+                                                     strideHeight: options.strideHeight, strideWidth: options.strideWidth,
+                                                     activation: options.fusedActivation.floatRange)
+            }
+            guard let k = try shared({ FastHybridConv2D(filter: s.filter, bias: s.bias, geometry: s.geometry, parameters: s.parameters,
+                                                        fusedMaxPool: pool, backend: backend) },
                                      scratch: { $0.scratchByteCount(batches: capacity, threads: threads) }) else { return nil }
-            return .fastConv2DHybrid(FastStep(input: s.input, output: s.output, kernel: k))
+            if let p = fusedPools[j], k.fusedMaxPool != nil { fusedAway.insert(p) } else { output = s.output }
+            return .fastConv2DHybrid(FastStep(input: s.input, output: output, kernel: k))
 
         case .depthwiseConv2DInt8(let s):
             guard let k = try shared({ FastDepthwiseConv2DInt8(filter: s.filter, bias: s.bias, geometry: s.geometry, parameters: s.parameters, backend: backend) },

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Kernels
 
-/// Timings of the fast int8 kernels on the seed CNN's shapes, per backend and thread count.
+/// Timings of the fast int8 and hybrid kernels on the seed CNN's shapes, per backend and thread count.
 /// Runs only with `QUANTKIT_FAST_BENCH=1` (prints microseconds per call, best of several rounds).
 @Suite("Fast int8 kernel timings", .serialized, .enabled(if: ProcessInfo.processInfo.environment["QUANTKIT_FAST_BENCH"] == "1"))
 struct FastKernelBenchmarks {
@@ -95,5 +95,72 @@ struct FastKernelBenchmarks {
             }
             Self.report("FC 6272->256 batch \(batches)", results)
         }
+    }
+
+    @Test("Hybrid (dynamic-range): input quantization, seed conv2 and FC 6272 -> 256, batch 1")
+    func hybrid() {
+        var rng = SplitMix(seed: 11)
+        // Input quantization of conv2's 14x14x64 image and of the FC's 6272 inputs (post-ReLU-like rows).
+        for count in [12_544, 6272] {
+            let x = (0..<count).map { _ in FastTest.int(0...2, &rng) == 0 ? 0 : rng.float(in: 0...4) }
+            var q = [Int8](repeating: 0, count: count)
+            var results: [(String, Double)] = []
+            x.withUnsafeBufferPointer { v in q.withUnsafeMutableBufferPointer { out in
+                for backend in Self.backends {
+                    results.append(("\(backend)", Self.time(iterations: 50) {
+                        _ = HybridInputQuantization.asymmetric(v, into: out, laneRounding: .addHalfAndTruncate, backend: backend)
+                    }))
+                }
+                results.append(("reference", Self.time(iterations: 10, rounds: 10) {
+                    _ = HybridInputQuantization.asymmetric(v, into: out, laneRounding: .addHalfAndTruncate)
+                }))
+            } }
+            Self.report("hybrid asymmetric input quantization of \(count) floats", results)
+        }
+
+        let g = Conv2DGeometry(batches: 1, inputHeight: 14, inputWidth: 14, inputChannels: 64, filterHeight: 2, filterWidth: 2,
+                               outputChannels: 128, padding: .same)
+        let filter = FastTest.int8s(g.convFilterCount, &rng, in: -127...127)
+        let convBias = (0..<128).map { _ in rng.float(in: -0.1...0.1) }
+        let cp = HybridConvParameters(weightScales: (0..<128).map { _ in FastTest.scale(-9 ... -7, &rng) }, activation: .relu)
+        let image = (0..<g.inputCount).map { _ in FastTest.int(0...2, &rng) == 0 ? 0 : rng.float(in: 0...4) }
+        for pool in [nil, FastHybridConv2D.FusedMaxPool(filterHeight: 2, filterWidth: 2, strideHeight: 2, strideWidth: 2)] {
+            var convResults: [(String, Double)] = []
+            for backend in Self.backends {
+                let kernel = filter.withUnsafeBufferPointer { w in convBias.withUnsafeBufferPointer {
+                    FastHybridConv2D(filter: w, bias: $0, geometry: g, parameters: cp, fusedMaxPool: pool, backend: backend)!
+                } }
+                var out = [Float](repeating: 0, count: kernel.outputCount(batches: 1))
+                convResults.append(("\(backend)", FastTest.withScratch(kernel.scratchByteCount(batches: 1)) { scratch in
+                    image.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { y in
+                        Self.time(iterations: backend == .portable ? 5 : 50) { kernel.run(input: x, output: y, batches: 1, scratch: scratch) }
+                    } }
+                }))
+            }
+            Self.report("hybrid conv2 14x14x64->128 (per-channel, asymmetric input)\(pool == nil ? "" : " +pool")", convResults)
+        }
+
+        let k = 6272, n = 256
+        let fg = FullyConnectedGeometry(batches: 1, accumDepth: k, outputDepth: n)
+        let weights = FastTest.int8s(k * n, &rng, in: -127...127)
+        let fcBias = (0..<n).map { _ in rng.float(in: -0.1...0.1) }
+        let fp = weights.withUnsafeBufferPointer {
+            HybridFullyConnectedParameters(weights: $0, geometry: fg, weightScales: (0..<n).map { _ in FastTest.scale(-11 ... -8, &rng) },
+                                           asymmetricInputs: true, activation: .relu)
+        }
+        let row = (0..<k).map { _ in FastTest.int(0...2, &rng) == 0 ? 0 : rng.float(in: 0...4) }
+        var fcResults: [(String, Double)] = []
+        for backend in Self.backends {
+            let kernel = weights.withUnsafeBufferPointer { w in fcBias.withUnsafeBufferPointer {
+                FastHybridFullyConnected(weights: w, bias: $0, geometry: fg, parameters: fp, backend: backend)
+            } }
+            var out = [Float](repeating: 0, count: n)
+            fcResults.append(("\(backend)", FastTest.withScratch(kernel.scratchByteCount(batches: 1)) { scratch in
+                row.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { y in
+                    Self.time(iterations: backend == .portable ? 2 : 40) { kernel.run(input: x, output: y, batches: 1, scratch: scratch) }
+                } }
+            }))
+        }
+        Self.report("hybrid FC 6272->256 batch 1 (per-channel, asymmetric input)", fcResults)
     }
 }

@@ -98,6 +98,71 @@ void qk_requant_double_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t row
                             int32_t zero_point, int32_t lo, int32_t hi,
                             int8_t *out, ptrdiff_t out_stride);
 
+// MARK: - Hybrid (dynamic-range) input quantization
+//
+// The run-time quantization of a float row by the hybrid FULLY_CONNECTED and CONV_2D kernels
+// (TFLite's `tensor_utils::{Symmetric,Asymmetric}QuantizeFloats` as the x86 build runs them); the
+// Swift `HybridInputQuantization` is the specification and chooses scale and zero point, these
+// kernels do the two loops over the row. Each exists as `_portable` (plain C, any CPU), `_avx2` and
+// `_avx512` (compiled for the VNNI backend's AVX-512 set), all with the same results bit for bit.
+
+/// How the "SIMD lanes" (elements 0 ..< count & ~7) round v = inverse * x (`LaneRounding` in Swift).
+#define QK_HYBRID_LANE_ADD_HALF_AND_TRUNCATE 0  /* trunc(v + (v < 0 ? -0.5f : 0.5f)), float add */
+#define QK_HYBRID_LANE_TIES_TO_EVEN 1           /* nearest, ties to even */
+#define QK_HYBRID_LANE_HALF_AWAY_FROM_ZERO 2    /* nearest, ties away from zero */
+
+/// The range of a row, including 0:
+///
+///   *min_out = min(0, min x),  *max_out = max(0, max x)
+///
+/// with the tests `x < lo` / `hi < x` (NaN elements are ignored; -0 never replaces the initial +0).
+void qk_hybrid_range_portable(const float *x, size_t count, float *min_out, float *max_out);
+void qk_hybrid_range_avx2(const float *x, size_t count, float *min_out, float *max_out);
+void qk_hybrid_range_avx512(const float *x, size_t count, float *min_out, float *max_out);
+
+/// Quantizes `count` floats to int8, every float operation rounded on its own (no FMA):
+///
+///   i <  count & ~7:  q[i] = clamp(laneRound(inverse * x[i]) + zero_point,  lo, hi)   (int32 add, wrapping)
+///   i >= count & ~7:  q[i] = clamp(trunc((float)zero_point + round_half_away(inverse * x[i])), lo, hi)
+///
+/// where every float -> int32 conversion gives INT32_MIN for NaN and out-of-range values (x86's
+/// `cvttss2si`). Symmetric quantization is zero_point 0, [lo, hi] = [-127, 127]; asymmetric is the
+/// row's zero point and [-128, 127].
+void qk_hybrid_quantize_portable(const float *x, size_t count, float inverse, int32_t zero_point,
+                                 int32_t lo, int32_t hi, int lane_rounding, int8_t *q);
+void qk_hybrid_quantize_avx2(const float *x, size_t count, float inverse, int32_t zero_point,
+                             int32_t lo, int32_t hi, int lane_rounding, int8_t *q);
+void qk_hybrid_quantize_avx512(const float *x, size_t count, float inverse, int32_t zero_point,
+                               int32_t lo, int32_t hi, int lane_rounding, int8_t *q);
+
+/// The output stage of the hybrid CONV_2D, for `rows` rows of `n` channels (the reference's float
+/// expression, every operation rounded on its own). The clamped convolution value of accumulator row
+/// `a` (a pointer to int32 sums) and channel j is
+///
+///   d = a[j] - correction * sums[j]                                         (int32, wrapping)
+///   per-channel (scales != NULL): v = ((float)d * scales[j]) * scaling;  with bias: v = v + bias[j]
+///   per-tensor  (scales == NULL): v = (0.0f + (float)d * scaling) + (bias ? bias[j] : 0.0f)
+///   value(a, j) = min(max(v, lo), hi)   in C++'s order: w = v < lo ? lo : v; hi < w ? hi : w
+///
+/// Without a window (`window` NULL): out[r * out_stride + j] = value(acc + r * acc_stride, j).
+///
+/// With a window (a fused MAX_POOL_2D, as `reference_ops::MaxPool` on the stored values):
+///
+///   m = -FLT_MAX;  for w in 0 ..< window_count (in order): v = value(acc + r * acc_stride + window[w], j); m = m < v ? v : m
+///   out[r * out_stride + j] = min(max(m, pool_lo), pool_hi)   (C++'s order, as above)
+///
+/// `sums`, `scales` and `bias` hold `n` values (nothing past them is read).
+void qk_hybrid_conv_output_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                                const ptrdiff_t *window, size_t window_count,
+                                int32_t correction, const int32_t *sums, const float *scales, float scaling,
+                                const float *bias, float lo, float hi, float pool_lo, float pool_hi,
+                                float *out, ptrdiff_t out_stride);
+void qk_hybrid_conv_output_avx512(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
+                                  const ptrdiff_t *window, size_t window_count,
+                                  int32_t correction, const int32_t *sums, const float *scales, float scaling,
+                                  const float *bias, float lo, float hi, float pool_lo, float pool_hi,
+                                  float *out, ptrdiff_t out_stride);
+
 #ifdef __cplusplus
 }
 #endif

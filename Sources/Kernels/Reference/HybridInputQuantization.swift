@@ -42,6 +42,41 @@ public enum HybridInputQuantization {
         }
     }
 
+    /// The symmetric scaling factor and its inverse from the row's minimum and maximum, or nil
+    /// when the range is 0 (the row is all zeros: q = 0, factor 1).
+    ///
+    ///     range = max(|min|, |max|);  factor = range / 127;  inverse = 127 / range   (float)
+    static func symmetricParameters(min lo: Float, max hi: Float) -> (factor: Float, inverse: Float)? {
+        let range = Swift.max(abs(lo), abs(hi))
+        if range == 0 { return nil }
+        return (range / 127, 127 / range)
+    }
+
+    /// The asymmetric scaling factor, zero point and inverse from `rmin = min(0, min x)` and
+    /// `rmax = max(0, max x)`, or nil when `rmin == rmax` (the row is all zeros: q = 0, (1, 0)).
+    ///
+    ///     scale = double(rmax - rmin /* float subtraction */) / 255
+    ///     zp = ChooseQuantizationParams-style: smaller-error side, <= -128 / >= 127 clamp, round half away
+    ///          (NaN, from an infinite input: 0, as the C++ cast gives on x86)
+    ///     factor = float(scale);  inverse = float(1.0 / double(factor))  (0 when factor is 0)
+    static func asymmetricParameters(min rmin: Float, max rmax: Float) -> (factor: Float, zeroPoint: Int32, inverse: Float)? {
+        if rmin == rmax { return nil }
+        let qmin = -128.0, qmax = 127.0
+        let scale = Double(rmax - rmin) / (qmax - qmin)
+        let zpFromMin = qmin - Double(rmin) / scale
+        let zpFromMax = qmax - Double(rmax) / scale
+        let errorMin = abs(qmin) + abs(Double(rmin) / scale)
+        let errorMax = abs(qmax) + abs(Double(rmax) / scale)
+        let zpDouble = errorMin < errorMax ? zpFromMin : zpFromMax
+        // An infinite input makes zpDouble NaN (inf / inf). C++'s `static_cast<int8>(round(NaN))`
+        // converts through cvttsd2si (INT_MIN, low byte 0) on x86: zero point 0, not a trap.
+        let zeroPoint: Int32 = zpDouble.isNaN ? 0 : zpDouble <= qmin ? -128 : zpDouble >= qmax ? 127
+            : Int32(zpDouble.rounded(.toNearestOrAwayFromZero))
+        let factor = Float(scale)
+        let inverse: Float = factor == 0 ? 0 : Float(1.0 / Double(factor))
+        return (factor, zeroPoint, inverse)
+    }
+
     /// Symmetric int8 quantization of `values` into [-127, 127]; returns the scaling factor.
     ///
     ///     range = max(|min x|, |max x|)  (float);  range == 0 -> all 0, factor 1
@@ -60,13 +95,10 @@ public enum HybridInputQuantization {
             if x < lo { lo = x }
             if hi < x { hi = x }
         }
-        let range = Swift.max(abs(lo), abs(hi))
-        if range == 0 {
+        guard let (factor, inverse) = symmetricParameters(min: lo, max: hi) else {
             for i in values.indices { quantized[i] = 0 }
             return 1
         }
-        let factor = range / 127
-        let inverse = 127 / range
         let laneEnd = values.count & ~7
         // The lanes and the scalar tail, as separate loops with the rounding chosen outside them
         // (same arithmetic as one loop with the branches inside; this shape vectorizes).
@@ -100,21 +132,10 @@ public enum HybridInputQuantization {
             if x < rmin { rmin = x }
             if rmax < x { rmax = x }
         }
-        if rmin == rmax {
+        guard let (factor, zeroPoint, inverse) = asymmetricParameters(min: rmin, max: rmax) else {
             for i in values.indices { quantized[i] = 0 }
             return (1, 0)
         }
-        let qmin = -128.0, qmax = 127.0
-        let scale = Double(rmax - rmin) / (qmax - qmin)
-        let zpFromMin = qmin - Double(rmin) / scale
-        let zpFromMax = qmax - Double(rmax) / scale
-        let errorMin = abs(qmin) + abs(Double(rmin) / scale)
-        let errorMax = abs(qmax) + abs(Double(rmax) / scale)
-        let zpDouble = errorMin < errorMax ? zpFromMin : zpFromMax
-        let zeroPoint: Int32 = zpDouble <= qmin ? -128 : zpDouble >= qmax ? 127
-            : Int32(zpDouble.rounded(.toNearestOrAwayFromZero))
-        let factor = Float(scale)
-        let inverse: Float = factor == 0 ? 0 : Float(1.0 / Double(factor))
         let laneEnd = values.count & ~7
         forEachLane(laneEnd, laneRounding, { inverse * values[$0] }) { i, q in
             quantized[i] = Int8(Swift.min(Swift.max(q &+ zeroPoint, -128), 127))

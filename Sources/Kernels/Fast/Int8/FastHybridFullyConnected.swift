@@ -41,10 +41,11 @@ public final class FastHybridFullyConnected: @unchecked Sendable {
     }
 
     /// Scratch bytes ``run(input:output:batches:scratch:threads:)`` needs: quantized rows, their
-    /// factors and zero points, and the int32 dot products.
+    /// factors, zero points and ranges, and the int32 dot products.
     public func scratchByteCount(batches: Int, threads: Int = 1) -> Int {
         ScratchCarver.slack + ScratchCarver.bytes(batches * geometry.accumDepth, of: Int8.self)
             + ScratchCarver.bytes(batches, of: Float.self) + ScratchCarver.bytes(batches, of: Int32.self)
+            + ScratchCarver.bytes(2 * batches, of: Float.self)
             + ScratchCarver.bytes(batches * weights.paddedOutputCount, of: Int32.self)
     }
 
@@ -63,23 +64,37 @@ public final class FastHybridFullyConnected: @unchecked Sendable {
             for j in 0..<n { out[b * n + j] = bias?[j] ?? 0 }
         }
         let rows = UnsafeBufferPointer(start: x, count: batches * k)
-        if !rows.contains(where: { $0 != 0 }) {
-            ReferenceKernels.applyHybridActivation(out, p.activation)
-            return
-        }
         let q = carver.take(batches * k, of: Int8.self)
         let factors = carver.take(batches, of: Float.self)
         let zeroPoints = carver.take(batches, of: Int32.self)
         let npad = weights.paddedOutputCount
         let c = carver.take(batches * npad, of: Int32.self)
+        let ranges = carver.take(2 * batches, of: Float.self)
         let perChannel = p.weightScales.count > 1
+        // The range of every row first. A row with a nonzero range has a nonzero value; when no row
+        // has one, only NaNs can still make the input "not all zero", which the scalar test decides
+        // as the reference does.
+        var anyNonzero = false
+        for b in 0..<batches {
+            let (lo, hi) = HybridInputQuantization.range(UnsafeBufferPointer(rebasing: rows[(b * k)..<((b + 1) * k)]), backend: backend)
+            ranges[2 * b] = lo
+            ranges[2 * b + 1] = hi
+            if lo != hi { anyNonzero = true }
+        }
+        if !anyNonzero && !rows.contains(where: { $0 != 0 }) {
+            ReferenceKernels.applyHybridActivation(out, p.activation)
+            return
+        }
         for b in 0..<batches {
             let row = UnsafeBufferPointer(rebasing: rows[(b * k)..<((b + 1) * k)])
             let quantized = UnsafeMutableBufferPointer(start: q + b * k, count: k)
+            let range = (min: ranges[2 * b], max: ranges[2 * b + 1])
             if p.asymmetricInputs {
-                (factors[b], zeroPoints[b]) = HybridInputQuantization.asymmetric(row, into: quantized, laneRounding: p.laneRounding)
+                (factors[b], zeroPoints[b]) = HybridInputQuantization.asymmetric(
+                    row, range: range, into: quantized, laneRounding: p.laneRounding, backend: backend)
             } else {
-                factors[b] = HybridInputQuantization.symmetric(row, into: quantized, laneRounding: p.laneRounding)
+                factors[b] = HybridInputQuantization.symmetric(
+                    row, range: range, into: quantized, laneRounding: p.laneRounding, backend: backend)
                 zeroPoints[b] = 0
             }
             if !perChannel { factors[b] *= p.weightScales[0] }

@@ -7,8 +7,9 @@ import Glibc
 /// The instruction set the fast int8 kernels run on.
 ///
 /// The micro-kernels for `.avx512vnni` and `.avx2` live in the `CKernels` C target, each compiled for
-/// its instruction set with a per-function target attribute; `.portable` is plain Swift and runs on
-/// any CPU. All three give the same int32 accumulators and the same outputs, value for value.
+/// its instruction set with a per-function target attribute; `.portable` is plain Swift (plus the
+/// portable C version of the hybrid input quantization) and runs on any CPU. All three give the same
+/// int32 accumulators and the same outputs, value for value.
 public enum SIMDBackend: String, Sendable, Hashable, CaseIterable {
     /// AVX-512 F/BW/VL/DQ + VNNI (`vpdpbusd`): Intel Ice Lake and later, AMD Zen 4 and later.
     case avx512vnni
