@@ -69,7 +69,16 @@ enum FastInt8 {
     /// `dst[i] = UInt8(bitPattern: src[i]) ^ 0x80`: int8 values as the unsigned `x + 128` the GEMM reads.
     @inline(__always)
     static func copyFlipped(_ src: UnsafePointer<Int8>, _ dst: UnsafeMutablePointer<UInt8>, count: Int) {
-        let s = UnsafeRawPointer(src).assumingMemoryBound(to: UInt8.self)
-        for i in 0..<count { dst[i] = s[i] ^ 0x80 }
+        // Short rows (few input channels, e.g. a 2-wide filter on a 1-channel image) are one
+        // unaligned word each instead of a byte loop.
+        let from = UnsafeRawPointer(src), to = UnsafeMutableRawPointer(dst)
+        switch count {
+        case 2: to.storeBytes(of: from.loadUnaligned(as: UInt16.self) ^ 0x8080, as: UInt16.self)
+        case 4: to.storeBytes(of: from.loadUnaligned(as: UInt32.self) ^ 0x8080_8080, as: UInt32.self)
+        case 8: to.storeBytes(of: from.loadUnaligned(as: UInt64.self) ^ 0x8080_8080_8080_8080, as: UInt64.self)
+        default:
+            let s = from.assumingMemoryBound(to: UInt8.self)
+            for i in 0..<count { dst[i] = s[i] ^ 0x80 }
+        }
     }
 }
