@@ -17,9 +17,9 @@ struct DemoCommand: ParsableCommand {
             Everything goes to --output (default runs/demo): float.qkmodel, qat.qkmodel, *.tflite, the \
             training histories, TensorBoard event files under logs/ (`tensorboard --logdir DIR/logs`), the \
             report and the charts. Every file is written atomically. Training saves a checkpoint after each \
-            epoch: rerun the same command after an interruption and it continues where it stopped; rerun \
-            after a finished run and it reuses the trained models (--fresh trains again; the old files stay \
-            until the new ones replace them).
+            epoch: rerun the same command after an interruption and it continues where it stopped. A finished \
+            model is reused (or continued, when more epochs are asked for) only when it was trained with the same \
+            settings (NAME-run.json); --fresh trains again. The finished files stay until a new run finishes.
             """
     )
 
@@ -32,7 +32,7 @@ struct DemoCommand: ParsableCommand {
     var qatFromScratch = false
     @Flag(help: "Train again even when trained models are already in --output.") var fresh = false
     @Option(name: .customLong("batch-size"), help: "Mini-batch size.") var batchSize = 64
-    @Option(help: "Seed for weights, shuffling, dropout and the calibration draw.") var seed: UInt64 = 0
+    @Option(help: "Seed for weights, shuffling and dropout.") var seed: UInt64 = 0
     @Option(name: .customLong("calibration-samples"), help: "int8: representative images.") var calibrationSamples = 500
     @Option(name: .customLong("bench-seconds"), help: ArgumentHelp("Timed seconds of benchmarking per model.", valueName: "s"))
     var benchSeconds = 2.0
@@ -73,7 +73,7 @@ struct DemoCommand: ParsableCommand {
         // Float model: trained, resumed from a checkpoint, or reused.
         steps.begin("Float model (\(epochs) epochs)")
         let float = try trainFloat(files, train: train, validation: val)
-        steps.end(float.trainedNow == 0 ? "reused \(files.floatModel.lastPathComponent) (\(float.model.epochsTrained) epochs)"
+        steps.end(float.trainedNow == 0 ? "reused float.qkmodel (\(float.model.epochsTrained) epochs)"
                                         : "trained \(float.trainedNow) epoch\(float.trainedNow == 1 ? "" : "s")")
 
         steps.begin("Post-training quantization: float32, dynamic range, int8, float16")
@@ -89,7 +89,7 @@ struct DemoCommand: ParsableCommand {
         let qatResult = try QATModel(qat.model).quantize(input: .int8, output: .int8)
         for warning in qatResult.report.notes { note("warning: \(warning)") }
         try write(qatResult.graph, to: files.tflite(.qatInt8))
-        steps.end((qat.trainedNow == 0 ? "reused \(files.qatModel.lastPathComponent)" : "trained \(qat.trainedNow) epoch\(qat.trainedNow == 1 ? "" : "s")")
+        steps.end((qat.trainedNow == 0 ? "reused qat.qkmodel" : "trained \(qat.trainedNow) epoch\(qat.trainedNow == 1 ? "" : "s")")
                   + "; converted with its learned ranges to \(files.tflite(.qatInt8).lastPathComponent)")
 
         steps.begin("Evaluating every model on the \(test.count) test images")
@@ -108,7 +108,8 @@ struct DemoCommand: ParsableCommand {
         steps.end("")
 
         steps.begin("Writing the report")
-        let report = makeReport(files: files, float: float.history, qat: qat.history, evaluations: evaluations, latencies: latencies)
+        let dataset = "FashionMNIST (\(grouped(train.count)) train / \(grouped(val.count)) validation / \(grouped(test.count)) test)"
+        let report = makeReport(files: files, dataset: dataset, float: float.history, qat: qat.history, evaluations: evaluations, latencies: latencies)
         try report.write(to: files.directory)
         steps.end([PipelineReport.markdownFile, PipelineReport.jsonFile, PipelineReport.accuracyVsSizeChartFile,
                    PipelineReport.latencyChartFile, PipelineReport.trainingChartFile].joined(separator: ", "))
@@ -131,79 +132,36 @@ struct DemoCommand: ParsableCommand {
         var trainedNow: Int
     }
 
+    /// What the runs must share with saved models for those to be reused or continued.
+    var floatSettings: DemoRunSettings {
+        DemoRunSettings(kind: "float", seed: seed, batchSize: batchSize, limit: limit, validation: validation, learningRate: 1e-3)
+    }
+
+    func qatSettings(floatEpochs: Int) -> DemoRunSettings {
+        DemoRunSettings(kind: qatFromScratch ? "qat from scratch" : "qat fine-tuning", seed: seed, batchSize: batchSize, limit: limit,
+                        validation: validation, learningRate: qatFromScratch ? 1e-3 : 1e-4,
+                        floatEpochs: qatFromScratch ? nil : floatEpochs)
+    }
+
     func trainFloat(_ files: DemoFiles, train: LabeledImages, validation: LabeledImages) throws -> Trained {
-        var model: Sequential
-        if !fresh, let existing = try files.loadModel(files.floatModel) ?? files.loadModel(files.floatCheckpoint) {
-            model = existing
-            if model.isQuantizationAware {
-                throw CLIError("\(files.floatModel.path) is a quantization-aware model, not a float one: move it away or pass --fresh")
-            }
-            if model.epochsTrained > epochs {
-                note("  \(files.floatModel.lastPathComponent) has \(model.epochsTrained) epochs (more than --epochs \(epochs)); reusing it")
-            } else if model.epochsTrained < epochs {
-                note("  continuing the saved model after epoch \(model.epochsTrained)")
-            }
-            if model.optimizer == nil { model.compile(optimizer: Adam(learningRate: 1e-3)) }
-        } else {
-            model = seedCNN(seed: seed)
+        let run = DemoTrainingRun(files: files, name: "float", settings: floatSettings, fresh: fresh)
+        return try run.train(epochs: epochs, startEpoch: 0, train: train, validation: validation, batchSize: batchSize) {
+            let model = seedCNN(seed: seed)
             model.compile(optimizer: Adam(learningRate: 1e-3), loss: .sparseCategoricalCrossentropy, metrics: [.accuracy])
+            return model
         }
-        var history = fresh && model.epochsTrained == 0 ? History() : files.loadHistory(files.floatHistory)
-        history.epochs.removeAll { $0.epoch > model.epochsTrained }
-        let remaining = max(epochs - model.epochsTrained, 0)
-        if remaining > 0 {
-            let checkpoint = DemoCheckpoint(model: files.floatCheckpoint, history: files.floatHistory, recorded: history)
-            model.dataParallel = true
-            try model.fit(train, epochs: remaining, batchSize: batchSize, validation: validation.count > 0 ? validation : nil,
-                          callbacks: [checkpoint] + (try files.tensorBoard("float")))
-            history = checkpoint.history
-            try model.save(to: files.floatModel)
-            try history.write(to: files.floatHistory)
-            try? FileManager.default.removeItem(at: files.floatCheckpoint)
-        } else if !FileManager.default.fileExists(atPath: files.floatModel.path) {
-            try model.save(to: files.floatModel)  // a finished checkpoint
-            try? FileManager.default.removeItem(at: files.floatCheckpoint)
-        }
-        return Trained(model: model, history: history, trainedNow: remaining)
     }
 
     func trainQAT(_ files: DemoFiles, float: Sequential, train: LabeledImages, validation: LabeledImages) throws -> Trained {
-        // A saved QAT model is reused only when it was made the same way from the float model now in use.
-        let wanted = DemoQATRun(fromScratch: qatFromScratch, startEpoch: qatFromScratch ? 0 : float.epochsTrained)
-        let saved = try? JSONDecoder().decode(DemoQATRun.self, from: Data(contentsOf: files.qatRun))
-        let floatDate = files.modificationDate(files.floatModel) ?? .distantFuture
-        var model: Sequential
-        var history = History()
-        if !fresh, saved == wanted, let existing = try files.loadModel(files.qatModel) ?? files.loadModel(files.qatCheckpoint),
-           existing.isQuantizationAware,
-           (files.modificationDate(files.qatModel) ?? files.modificationDate(files.qatCheckpoint) ?? .distantPast) >= floatDate {
-            model = existing
-            history = files.loadHistory(files.qatHistory)
-            history.epochs.removeAll { $0.epoch > model.epochsTrained }
-            if model.optimizer == nil { model.compile(optimizer: Adam(learningRate: qatFromScratch ? 1e-3 : 1e-4)) }
-        } else {
-            let source = qatFromScratch ? seedCNN(seed: seed) : try float.copy()
+        let settings = qatSettings(floatEpochs: float.epochsTrained)
+        let run = DemoTrainingRun(files: files, name: "qat", settings: settings, fresh: fresh)
+        return try run.train(epochs: qatEpochs, startEpoch: qatFromScratch ? 0 : float.epochsTrained, train: train,
+                             validation: validation, batchSize: batchSize) {
             // Fine-tuning: a tenth of the learning rate, staying near the trained optimum (as `train --qat --from`).
-            model = try QAT.prepare(source).model
-            model.compile(optimizer: Adam(learningRate: qatFromScratch ? 1e-3 : 1e-4), loss: .sparseCategoricalCrossentropy, metrics: [.accuracy])
-            try AtomicFile.write(try JSONEncoder().encode(wanted), to: files.qatRun)
+            let model = try QAT.prepare(qatFromScratch ? seedCNN(seed: seed) : try float.copy()).model
+            model.compile(optimizer: Adam(learningRate: settings.learningRate), loss: .sparseCategoricalCrossentropy, metrics: [.accuracy])
+            return model
         }
-        let done = model.epochsTrained - wanted.startEpoch
-        let remaining = max(qatEpochs - done, 0)
-        if remaining > 0 {
-            let checkpoint = DemoCheckpoint(model: files.qatCheckpoint, history: files.qatHistory, recorded: history)
-            model.dataParallel = true
-            try model.fit(train, epochs: remaining, batchSize: batchSize, validation: validation.count > 0 ? validation : nil,
-                          callbacks: [checkpoint] + (try files.tensorBoard("qat")))
-            history = checkpoint.history
-            try model.save(to: files.qatModel)
-            try history.write(to: files.qatHistory)
-            try? FileManager.default.removeItem(at: files.qatCheckpoint)
-        } else if !FileManager.default.fileExists(atPath: files.qatModel.path) {
-            try model.save(to: files.qatModel)
-            try? FileManager.default.removeItem(at: files.qatCheckpoint)
-        }
-        return Trained(model: model, history: history, trainedNow: remaining)
     }
 
     func quantize(_ floatGraph: Graph, _ variant: Variant, calibrationSource: LabeledImages) throws -> Quantizer.Result {
@@ -213,7 +171,8 @@ struct DemoCommand: ParsableCommand {
         case .float16:
             return try Quantizer(.float16).quantize(floatGraph)
         case .int8:
-            let batches = calibrationSource.representativeBatches(count: calibrationSamples, seed: seed)
+            // Drawn from the training part of the demo's own split (seed 0), never from its validation images.
+            let batches = calibrationSource.representativeBatches(count: calibrationSamples, seed: 0, heldOut: validation)
             return try Quantizer(.fullInteger(input: .int8, output: .int8)).quantize(floatGraph, representativeData: batches)
         case .float32, .qatInt8:
             preconditionFailure("\(variant) is not a post-training quantization mode")
@@ -254,7 +213,7 @@ struct DemoCommand: ParsableCommand {
         return results
     }
 
-    func makeReport(files: DemoFiles, float: History, qat: History, evaluations: [Variant: ClassifierEvaluation],
+    func makeReport(files: DemoFiles, dataset: String, float: History, qat: History, evaluations: [Variant: ClassifierEvaluation],
                     latencies: [Variant: LatencyBenchmark.Measurement]) -> PipelineReport {
         let variants = Variant.allCases.map { variant in
             let e = evaluations[variant]!, m = latencies[variant]!
@@ -263,7 +222,7 @@ struct DemoCommand: ParsableCommand {
                                  latencyMs: LatencySummary(milliseconds: m.runSeconds.map { $0 * 1000 }),
                                  kernels: "fast", threads: 1, batch: 1, isBaseline: variant == .float32)
         }
-        return PipelineReport(machine: .current(), dataset: "FashionMNIST (60,000 train / 10,000 test)",
+        return PipelineReport(machine: .current(), dataset: dataset,
                               floatTraining: float.epochs, qatTraining: qat.epochs, variants: variants)
     }
 }
@@ -277,13 +236,19 @@ nonisolated(unsafe) private let interruptionMessage: UnsafeMutablePointer<CChar>
 
     """)!
 
-/// On SIGINT or SIGTERM: say what is kept and how to continue, then exit (130).
+/// On SIGINT or SIGTERM: say what is kept and how to continue, then exit (128 + the signal).
 private func installInterruptionNote() {
     _ = interruptionMessage
+    // A parent may have started us with these signals blocked (the mask is inherited): unblock them.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
     for s in [SIGINT, SIGTERM] {
-        signal(s) { _ in
+        signal(s) { received in
             _ = write(2, interruptionMessage, strlen(interruptionMessage))
-            _exit(130)
+            _exit(128 + received)
         }
     }
 }
@@ -313,24 +278,99 @@ enum Variant: CaseIterable, Hashable {
     }
 }
 
-/// How a saved QAT model was made (`qat-run.json`), so a rerun reuses it only when that still holds.
-struct DemoQATRun: Codable, Equatable {
-    var fromScratch: Bool
-    /// The float model's epochs when QAT started (0 from scratch).
-    var startEpoch: Int
+/// How a saved model was trained (`NAME-run.json` next to it): a rerun reuses or continues a
+/// model only when these match (more epochs may be asked for; they continue it).
+struct DemoRunSettings: Codable, Equatable {
+    var kind: String
+    var seed: UInt64
+    var batchSize: Int
+    var limit: Int?
+    var validation: Int
+    var learningRate: Float
+    /// For QAT fine-tuning: the float model's epochs it started from.
+    var floatEpochs: Int?
+}
+
+/// One resumable training run of the demo (the float model, or the QAT model), with its files:
+///
+///     NAME.qkmodel, NAME-history.json, NAME-run.json                       the finished model
+///     NAME.checkpoint.qkmodel, NAME.checkpoint-history.json, NAME.checkpoint-run.json   after each epoch
+///
+/// A checkpoint whose settings match is continued (it is newer than any finished model: it is
+/// removed when its run finishes); else a finished model whose settings match is reused, or
+/// continued when more epochs are asked for; else (or with `fresh`) a new model is trained. The
+/// finished files are replaced only when the new run finishes, so an interrupted run never touches them.
+struct DemoTrainingRun {
+    let files: DemoFiles
+    let name: String
+    let settings: DemoRunSettings
+    let fresh: Bool
+
+    var modelFile: URL { files.directory.appendingPathComponent("\(name).qkmodel") }
+    var historyFile: URL { files.directory.appendingPathComponent("\(name)-history.json") }
+    var runFile: URL { files.directory.appendingPathComponent("\(name)-run.json") }
+    var checkpoint: URL { files.directory.appendingPathComponent("\(name).checkpoint.qkmodel") }
+    var checkpointHistory: URL { files.directory.appendingPathComponent("\(name).checkpoint-history.json") }
+    var checkpointRunFile: URL { files.directory.appendingPathComponent("\(name).checkpoint-run.json") }
+
+    func savedSettings(_ url: URL) -> DemoRunSettings? {
+        try? JSONDecoder().decode(DemoRunSettings.self, from: Data(contentsOf: url))
+    }
+
+    /// Trains (or reuses, or continues) to `epochs` epochs counted from `startEpoch` of the model's own count.
+    func train(epochs: Int, startEpoch: Int, train: LabeledImages, validation: LabeledImages, batchSize: Int,
+               makeModel: () throws -> Sequential) throws -> DemoCommand.Trained {
+        let fm = FileManager.default
+        var model: Sequential
+        var history = History()
+        var fromCheckpoint = false
+        if !fresh, savedSettings(checkpointRunFile) == settings, let saved = try files.loadModel(checkpoint) {
+            model = saved
+            history = files.loadHistory(checkpointHistory)
+            fromCheckpoint = true
+            note("  continuing \(checkpoint.lastPathComponent) after epoch \(model.epochsTrained - startEpoch)")
+        } else if !fresh, savedSettings(runFile) == settings, let saved = try files.loadModel(modelFile) {
+            model = saved
+            history = files.loadHistory(historyFile)
+            if model.epochsTrained - startEpoch > epochs {
+                note("  \(modelFile.lastPathComponent) has \(model.epochsTrained - startEpoch) epochs (more than the \(epochs) asked for); reusing it")
+            } else if model.epochsTrained - startEpoch < epochs {
+                note("  continuing the saved \(modelFile.lastPathComponent) after epoch \(model.epochsTrained - startEpoch)")
+            }
+        } else {
+            if !fresh, fm.fileExists(atPath: modelFile.path) {
+                note("  \(modelFile.lastPathComponent) was trained with other settings (\(runFile.lastPathComponent)); training a new one (the old file stays until it is replaced)")
+            }
+            model = try makeModel()
+        }
+        if model.optimizer == nil { model.compile(optimizer: Adam(learningRate: settings.learningRate)) }
+        history.epochs.removeAll { $0.epoch > model.epochsTrained }
+        let remaining = max(epochs - (model.epochsTrained - startEpoch), 0)
+        if remaining > 0 {
+            try AtomicFile.write(try JSONEncoder().encode(settings), to: checkpointRunFile)
+            let saver = DemoCheckpoint(model: checkpoint, history: checkpointHistory, recorded: history)
+            // A run that starts over puts its TensorBoard logs in a fresh directory (an earlier run's are kept aside).
+            let logs = try files.tensorBoard(name, startingOver: model.epochsTrained == startEpoch)
+            model.dataParallel = true
+            try model.fit(train, epochs: remaining, batchSize: batchSize, validation: validation.count > 0 ? validation : nil,
+                          callbacks: [saver] + logs)
+            history = saver.history
+        } else if !fromCheckpoint {
+            return DemoCommand.Trained(model: model, history: history, trainedNow: 0)
+        }
+        // Finish: the model, its history, then its settings (a crash in between leaves the checkpoint to continue).
+        try model.save(to: modelFile)
+        try history.write(to: historyFile)
+        try AtomicFile.write(try JSONEncoder().encode(settings), to: runFile)
+        for url in [checkpoint, checkpointHistory, checkpointRunFile] { try? fm.removeItem(at: url) }
+        return DemoCommand.Trained(model: model, history: history, trainedNow: remaining)
+    }
 }
 
 /// The demo's files in its output directory.
 struct DemoFiles {
     let directory: URL
 
-    var floatModel: URL { directory.appendingPathComponent("float.qkmodel") }
-    var floatCheckpoint: URL { directory.appendingPathComponent("float.checkpoint.qkmodel") }
-    var floatHistory: URL { directory.appendingPathComponent("float-history.json") }
-    var qatModel: URL { directory.appendingPathComponent("qat.qkmodel") }
-    var qatCheckpoint: URL { directory.appendingPathComponent("qat.checkpoint.qkmodel") }
-    var qatHistory: URL { directory.appendingPathComponent("qat-history.json") }
-    var qatRun: URL { directory.appendingPathComponent("qat-run.json") }
     var logs: URL { directory.appendingPathComponent("logs") }
     func tflite(_ variant: Variant) -> URL { directory.appendingPathComponent(variant.fileName) }
 
@@ -347,6 +387,19 @@ struct DemoFiles {
             try FileManager.default.removeItem(at: probe)
         } catch {
             throw CLIError("cannot write to \(directory.path): \(error). Choose a writable directory with --output DIR")
+        }
+        removeStaleTemporaryFiles()
+    }
+
+    /// Removes the hidden temporary files (`.NAME.tmp-PID-N`) an interrupted write left behind, when
+    /// the process that wrote them is gone.
+    func removeStaleTemporaryFiles() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        for name in names where name.hasPrefix(".") {
+            guard let range = name.range(of: ".tmp-") else { continue }
+            let pidText = name[range.upperBound...].prefix { $0.isNumber }
+            guard let pid = Int32(pidText), pid != getpid(), kill(pid, 0) != 0 else { continue }
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
         }
     }
 
@@ -375,9 +428,18 @@ struct DemoFiles {
     }
 
     /// A training callback that writes TensorBoard event files under logs/`run` (Keras's train/ and
-    /// validation/ runs inside it); a rerun that continues training adds files beside the earlier ones.
-    func tensorBoard(_ run: String) throws -> [any TrainingCallback] {
-        [try TensorBoardLogger(directory: logs.appendingPathComponent(run))]
+    /// validation/ runs inside it). A run continuing a saved model adds files beside the earlier ones
+    /// (its steps continue); a run `startingOver` first moves an earlier run's logs aside to
+    /// logs/`run`.previous-N, so TensorBoard does not draw two runs as one line.
+    func tensorBoard(_ run: String, startingOver: Bool) throws -> [any TrainingCallback] {
+        let dir = logs.appendingPathComponent(run)
+        let fm = FileManager.default
+        if startingOver, fm.fileExists(atPath: dir.path) {
+            var n = 1
+            while fm.fileExists(atPath: logs.appendingPathComponent("\(run).previous-\(n)").path) { n += 1 }
+            try fm.moveItem(at: dir, to: logs.appendingPathComponent("\(run).previous-\(n)"))
+        }
+        return [try TensorBoardLogger(directory: dir)]
     }
 }
 
@@ -396,9 +458,11 @@ final class DemoCheckpoint: TrainingCallback {
 
     func epochEnded(_ record: EpochRecord, model: Sequential) {
         history.epochs.append(record)
+        // The history first: a run stopped between the two writes keeps a history at most one epoch
+        // ahead of the checkpoint, which the resume trims, never a checkpoint without its history.
         do {
-            try model.save(to: modelURL)
             try history.write(to: historyURL)
+            try model.save(to: modelURL)
         } catch {
             if !warned { note("warning: could not save the checkpoint (\(error)); an interrupted run will start this training over") }
             warned = true

@@ -53,22 +53,51 @@ struct DemoCLITests {
     @Test func interruptedTrainingContinuesFromItsCheckpoint() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let first = try CLI.run(["demo", "--output", dir.path] + Self.quick)
-        #expect(first.status == 0, "\(first.stderr)")
-        // What an interruption during epoch 2 leaves: the checkpoint after epoch 1, no finished model.
         let fm = FileManager.default
-        try fm.moveItem(at: dir.appendingPathComponent("float.qkmodel"), to: dir.appendingPathComponent("float.checkpoint.qkmodel"))
-        let resumed = try CLI.run(["demo", "--output", dir.path, "--epochs", "2"] + Self.quick.dropFirst(2))
+        let arguments = ["demo", "--output", dir.path, "--epochs", "2"] + Self.quick.dropFirst(2)
+        // Interrupt a real run (SIGINT) once the checkpoint after epoch 1 is there.
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = arguments
+        let log = dir.appendingPathComponent("interrupted.log")
+        fm.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardError = handle
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let checkpoint = dir.appendingPathComponent("float.checkpoint.qkmodel")
+        let deadline = Date().addingTimeInterval(300)
+        while !fm.fileExists(atPath: checkpoint.path) && process.isRunning && Date() < deadline { usleep(20_000) }
+        process.interrupt()
+        process.waitUntilExit()
+        try handle.close()
+        let stderr = try String(contentsOf: log, encoding: .utf8)
+        #expect(process.terminationStatus == 130, "\(stderr)")
+        #expect(stderr.contains("interrupted") && stderr.contains("run the same command again"))
+        #expect(fm.fileExists(atPath: checkpoint.path))
+        #expect(!fm.fileExists(atPath: dir.appendingPathComponent("float.qkmodel").path), "no finished model yet")
+
+        let resumed = try CLI.run(arguments)
         #expect(resumed.status == 0, "\(resumed.stderr)")
-        #expect(resumed.stderr.contains("continuing the saved model after epoch 1"))
+        #expect(resumed.stderr.contains("continuing float.checkpoint.qkmodel after epoch 1"))
         #expect(resumed.stderr.contains("Epoch 2/2"))
         #expect(!resumed.stderr.contains("Epoch 1/2"), "epoch 1 is not trained again")
-        #expect(!fm.fileExists(atPath: dir.appendingPathComponent("float.checkpoint.qkmodel").path))
+        for name in ["float.checkpoint.qkmodel", "float.checkpoint-history.json", "float.checkpoint-run.json"] {
+            #expect(!fm.fileExists(atPath: dir.appendingPathComponent(name).path), "\(name) is removed once the run finished")
+        }
         let history = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("float-history.json"))) as? [String: Any])
         let epochs = try #require(history["epochs"] as? [[String: Any]])
         #expect(epochs.compactMap { $0["epoch"] as? Int } == [1, 2])
-        // The float model changed, so the QAT model made from the old one is made again.
-        #expect(resumed.stderr.contains("[4/7] done") && !resumed.stderr.contains("reused qat.qkmodel"))
+
+        // Other settings: the saved models are not reused for them (QAT from scratch does not reuse the
+        // fine-tuned model; other training data does not continue the float model).
+        let scratch = try CLI.run(arguments + ["--qat-from-scratch", "--qat-epochs", "1"])
+        #expect(scratch.status == 0, "\(scratch.stderr)")
+        #expect(scratch.stderr.contains("reused float.qkmodel"))
+        #expect(!scratch.stderr.contains("reused qat.qkmodel"))
+        #expect(scratch.stderr.contains("qat.qkmodel was trained with other settings"))
+        let run = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("qat-run.json"))) as? [String: Any])
+        #expect(run["kind"] as? String == "qat from scratch")
     }
 
     @Test func badOutputOrDataAreClearErrorsAndKeepEarlierResults() throws {

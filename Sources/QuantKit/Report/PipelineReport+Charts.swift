@@ -216,9 +216,9 @@ extension PipelineReport {
                                 : series.map { s in "\(s.name): " + s.points.map { ReportFormat.significant($0.y) + "%" }.joined(separator: ", ") }
                                     .joined(separator: "; "))
         ChartFrame.header(&svg, title: "Training curves: accuracy per epoch",
-                          subtitle: qatTraining.isEmpty ? dataset : "\(dataset); QAT fine-tuning continues after the float epochs")
+                          subtitle: qatTraining.isEmpty ? dataset : "\(dataset); QAT epochs follow the float epochs")
         frame.grid(&svg, x: x, y: y)
-        frame.xAxis(&svg, x, title: qatTraining.isEmpty || floatTraining.isEmpty ? "epoch" : "epoch (float training, then QAT fine-tuning)")
+        frame.xAxis(&svg, x, title: qatTraining.isEmpty || floatTraining.isEmpty ? "epoch" : "epoch (float training, then QAT)")
         frame.yAxis(&svg, y, title: "accuracy (%)")
 
         if series.isEmpty { frame.noData(&svg, "no training in this run") }

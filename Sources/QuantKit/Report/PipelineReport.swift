@@ -20,9 +20,9 @@ public struct PipelineReport: Codable, Sendable, Equatable {
     public var machine: MachineDescription
     /// The data set, as people name it: "FashionMNIST (60,000 train / 10,000 test)".
     public var dataset: String
-    /// The float model's training, one record per epoch (empty when an earlier run's model was reused).
+    /// The float model's training, one record per epoch (a reused model's saved history; empty when none was kept).
     public var floatTraining: [EpochRecord]
-    /// The quantization-aware fine-tuning, one record per epoch.
+    /// The quantization-aware training (fine-tuning or from scratch), one record per epoch.
     public var qatTraining: [EpochRecord]
     /// The models compared, in table order (the baseline first, by convention).
     public var variants: [VariantResult]
