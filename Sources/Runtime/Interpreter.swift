@@ -215,10 +215,9 @@ public final class Interpreter {
                 needs \(count) × \(t.byteCount) = \(count * t.byteCount) bytes, but the buffer has \(buffer.count)
                 """, tensor: t.index)
         }
-        // Fast float kernels thread themselves (or run one replica per thread); OpenBLAS must not add its own.
-        let savedBLASThreads = options.kernels == .fast ? BLAS.threadCount : 0
-        if savedBLASThreads > 1 { BLAS.threadCount = 1 }
-        defer { if savedBLASThreads > 1 { BLAS.threadCount = savedBLASThreads } }
+        // No kernel here calls OpenBLAS, so its thread count is left alone: setting it on every run woke
+        // OpenBLAS's worker threads, whose spin-wait then took a core from single-thread runs (1.5x slower
+        // in a process that had trained or calibrated before).
         let threads = min(replicas.count, (count + batchCapacity - 1) / batchCapacity)
         if threads <= 1 {
             // One chunk (or one thread): the operators themselves may split their work across the threads.

@@ -63,6 +63,39 @@ struct DemoCommand: ParsableCommand {
         installInterruptionNote()
         var steps = DemoSteps(total: 7, start: start)
 
+        // Training, quantization and evaluation hold the data sets and models (~800 MB); they are gone
+        // before the benchmark, whose latencies then match `quantkit bench` in a small process.
+        let built = try trainQuantizeEvaluate(files, &steps)
+
+        steps.begin(String(format: "Benchmarking batch 1, 1 thread, fast kernels (%.1f s per model, 3 alternating rounds)", benchSeconds))
+        let latencies = try benchmark(files)
+        steps.end("")
+
+        steps.begin("Writing the report")
+        let report = makeReport(files: files, dataset: built.dataset, float: built.floatHistory, qat: built.qatHistory,
+                                evaluations: built.evaluations, latencies: latencies)
+        try report.write(to: files.directory)
+        steps.end([PipelineReport.markdownFile, PipelineReport.jsonFile, PipelineReport.accuracyVsSizeChartFile,
+                   PipelineReport.latencyChartFile, PipelineReport.trainingChartFile].joined(separator: ", "))
+
+        print("")
+        print(report.terminalTable(), terminator: "")
+        print("")
+        print(String(format: "Done in %.1f min. Everything is in %@ (report.md, report.json, the charts, the models);",
+                     (Clock.monotonicSeconds() - start) / 60, files.directory.path))
+        print("training curves: tensorboard --logdir \(files.logs.path)")
+    }
+
+    /// What the steps before the benchmark leave for the report.
+    struct Built {
+        var floatHistory: History
+        var qatHistory: History
+        var evaluations: [Variant: ClassifierEvaluation]
+        var dataset: String
+    }
+
+    /// Steps 1-5: data, float model, post-training quantization, QAT, evaluation.
+    func trainQuantizeEvaluate(_ files: DemoFiles, _ steps: inout DemoSteps) throws -> Built {
         steps.begin("Loading FashionMNIST from \(FashionMNIST.directory(dataOptions.data).path)")
         let all = try FashionMNIST.load(.train, directory: dataOptions.data)
         let test = try FashionMNIST.load(.test, directory: dataOptions.data)
@@ -102,24 +135,9 @@ struct DemoCommand: ParsableCommand {
             note("  " + padded(variant.title, 14) + String(format: "accuracy %.2f%% (%.1f s)", evaluation.accuracy * 100, evaluation.seconds))
         }
         steps.end("")
-
-        steps.begin(String(format: "Benchmarking batch 1, 1 thread, fast kernels (%.1f s per model, 3 alternating rounds)", benchSeconds))
-        let latencies = try benchmark(files)
-        steps.end("")
-
-        steps.begin("Writing the report")
         let dataset = "FashionMNIST (\(grouped(train.count)) train / \(grouped(val.count)) validation / \(grouped(test.count)) test)"
-        let report = makeReport(files: files, dataset: dataset, float: float.history, qat: qat.history, evaluations: evaluations, latencies: latencies)
-        try report.write(to: files.directory)
-        steps.end([PipelineReport.markdownFile, PipelineReport.jsonFile, PipelineReport.accuracyVsSizeChartFile,
-                   PipelineReport.latencyChartFile, PipelineReport.trainingChartFile].joined(separator: ", "))
+        return Built(floatHistory: float.history, qatHistory: qat.history, evaluations: evaluations, dataset: dataset)
 
-        print("")
-        print(report.terminalTable(), terminator: "")
-        print("")
-        print(String(format: "Done in %.1f min. Everything is in %@ (report.md, report.json, the charts, the models);",
-                     (Clock.monotonicSeconds() - start) / 60, files.directory.path))
-        print("training curves: tensorboard --logdir \(files.logs.path)")
     }
 
     // MARK: - Steps
@@ -187,15 +205,20 @@ struct DemoCommand: ParsableCommand {
     /// so that a change in the machine's load touches them all alike.
     func benchmark(_ files: DemoFiles) throws -> [Variant: LatencyBenchmark.Measurement] {
         let rounds = 3
-        let interpreters = try Variant.allCases.map { variant in
-            try Interpreter(graph: try TFLiteFile.read(contentsOf: files.tflite(variant)),
-                            options: InterpreterOptions(kernels: .fast, batchCapacity: 1, threadCount: 1))
-        }
+        let graphs = try Variant.allCases.map { try TFLiteFile.read(contentsOf: files.tflite($0)) }
+        // OpenBLAS worker threads left from training and calibration busy-wait on the other core and
+        // slow one-thread runs by up to 1.5x; with one BLAS thread they stay asleep (`quantkit bench`
+        // never starts them).
+        let blasThreads = BLAS.threadCount
+        BLAS.threadCount = 1
+        defer { BLAS.threadCount = blasThreads }
         let benchmark = LatencyBenchmark(warmup: .seconds(0.2, minimumRuns: 2, maximumRuns: 1000),
                                          timed: .seconds(benchSeconds / Double(rounds), minimumRuns: 5, maximumRuns: 100_000))
         var results: [Variant: LatencyBenchmark.Measurement] = [:]
         for _ in 0..<rounds {
-            for (variant, interpreter) in zip(Variant.allCases, interpreters) {
+            for (variant, graph) in zip(Variant.allCases, graphs) {
+                // A fresh interpreter each time, as `quantkit bench` runs one model in its process.
+                let interpreter = try Interpreter(graph: graph, options: InterpreterOptions(kernels: .fast, batchCapacity: 1, threadCount: 1))
                 let m = try benchmark.measureSynthetic(interpreter, count: 1)
                 if var r = results[variant] {
                     r.runSeconds += m.runSeconds
