@@ -67,7 +67,7 @@ struct DemoCommand: ParsableCommand {
         // before the benchmark, whose latencies then match `quantkit bench` in a small process.
         let built = try trainQuantizeEvaluate(files, &steps)
 
-        steps.begin(String(format: "Benchmarking batch 1, 1 thread, fast kernels (%.1f s per model, 3 alternating rounds)", benchSeconds))
+        steps.begin(String(format: "Benchmarking batch 1, 1 thread, fast kernels (quantkit bench, about %.1f s per model, 3 alternating rounds)", benchSeconds))
         let latencies = try benchmark(files)
         steps.end("")
 
@@ -201,39 +201,52 @@ struct DemoCommand: ParsableCommand {
         try AtomicFile.write(try TFLiteFile.encode(graph, options: .converterLike), to: url)
     }
 
-    /// Batch-1, one-thread latency of every model, in three rounds that alternate between the models
-    /// so that a change in the machine's load touches them all alike.
+    /// Batch-1, one-thread latency of every model, measured by `quantkit bench` itself (this binary,
+    /// one process per model and round, so nothing this process did — training, OpenBLAS's idle
+    /// threads, the data in memory — touches the timing), in three rounds that alternate between the
+    /// models so that a change in the machine's load touches them all alike. A short probe run of each
+    /// model sizes the rounds to about --bench-seconds per model.
     func benchmark(_ files: DemoFiles) throws -> [Variant: LatencyBenchmark.Measurement] {
         let rounds = 3
-        let graphs = try Variant.allCases.map { try TFLiteFile.read(contentsOf: files.tflite($0)) }
-        // OpenBLAS worker threads left from training and calibration busy-wait on the other core and
-        // slow one-thread runs by up to 1.5x; with one BLAS thread they stay asleep (`quantkit bench`
-        // never starts them).
-        let blasThreads = BLAS.threadCount
-        BLAS.threadCount = 1
-        defer { BLAS.threadCount = blasThreads }
-        let benchmark = LatencyBenchmark(warmup: .seconds(0.2, minimumRuns: 2, maximumRuns: 1000),
-                                         timed: .seconds(benchSeconds / Double(rounds), minimumRuns: 5, maximumRuns: 100_000))
-        var results: [Variant: LatencyBenchmark.Measurement] = [:]
+        var estimate: [Variant: Double] = [:]
+        for variant in Variant.allCases {
+            estimate[variant] = Statistics.median(try benchProcess(files.tflite(variant), runs: 30, warmup: 10))
+        }
+        var results: [Variant: [Double]] = [:]
         for _ in 0..<rounds {
-            for (variant, graph) in zip(Variant.allCases, graphs) {
-                // A fresh interpreter each time, as `quantkit bench` runs one model in its process.
-                let interpreter = try Interpreter(graph: graph, options: InterpreterOptions(kernels: .fast, batchCapacity: 1, threadCount: 1))
-                let m = try benchmark.measureSynthetic(interpreter, count: 1)
-                if var r = results[variant] {
-                    r.runSeconds += m.runSeconds
-                    results[variant] = r
-                } else {
-                    results[variant] = m
-                }
+            for variant in Variant.allCases {
+                let runs = max(20, Int(benchSeconds / Double(rounds) / max(estimate[variant]!, 1e-6)))
+                results[variant, default: []] += try benchProcess(files.tflite(variant), runs: runs, warmup: max(10, runs / 10))
             }
         }
+        var measurements: [Variant: LatencyBenchmark.Measurement] = [:]
         for variant in Variant.allCases {
-            guard let m = results[variant] else { continue }
+            let m = LatencyBenchmark.Measurement(samplesPerRun: 1, warmupRuns: 0, runSeconds: results[variant] ?? [])
+            measurements[variant] = m
             note("  " + padded(variant.title, 14) + String(format: "median %.4f ms (min %.4f, max %.4f) over %d runs",
                         m.median * 1000, m.minimum * 1000, m.maximum * 1000, m.runSeconds.count))
         }
-        return results
+        return measurements
+    }
+
+    /// `quantkit bench FILE --threads 1 --runs N --warmup W --json` in a child process: its timed runs, in seconds.
+    func benchProcess(_ file: URL, runs: Int, warmup: Int) throws -> [Double] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                                    ?? CommandLine.arguments[0])
+        process.arguments = ["bench", file.path, "--threads", "1", "--runs", "\(runs)", "--warmup", "\(warmup)", "--json"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let runMs = object["run_ms"] as? [Double], !runMs.isEmpty else {
+            throw CLIError("benchmarking \(file.path) failed: `quantkit bench \(file.lastPathComponent) --threads 1` exited with \(process.terminationStatus)")
+        }
+        return runMs.map { $0 / 1000 }
     }
 
     func makeReport(files: DemoFiles, dataset: String, float: History, qat: History, evaluations: [Variant: ClassifierEvaluation],

@@ -36,6 +36,12 @@ public struct LatencyBenchmark: Sendable {
         public var mean: Double { runSeconds.isEmpty ? .nan : runSeconds.reduce(0, +) / Double(runSeconds.count) }
         /// Samples per second at the median run time.
         public var throughputPerSecond: Double { Double(samplesPerRun) / median }
+
+        public init(samplesPerRun: Int, warmupRuns: Int, runSeconds: [Double]) {
+            self.samplesPerRun = samplesPerRun
+            self.warmupRuns = warmupRuns
+            self.runSeconds = runSeconds
+        }
     }
 
     /// Benchmarks `interpreter` on `inputs` (one buffer per graph input, `count` samples each).
