@@ -191,7 +191,8 @@ extension Replica {
                          scratch: context.scratch, threads: context.threads)
         case .fastFullyConnectedInt8(let s):
             s.kernel.run(input: s.input.buffer(Int8.self, n), output: s.output.mutable(Int8.self, n),
-                         batches: s.kernel.geometry.batches &* n, scratch: context.scratch, threads: context.threads)
+                         batches: s.kernel.geometry.batches &* n, scratch: context.scratch, threads: context.threads,
+                         reversed: context.pass & 1 == 1)
         case .fastConv2DHybrid(let s):
             s.kernel.run(input: s.input.buffer(Float.self, n), output: s.output.mutable(Float.self, n), batches: n,
                          scratch: context.scratch, threads: context.threads)
@@ -200,7 +201,8 @@ extension Replica {
                          scratch: context.scratch, threads: context.threads)
         case .fastFullyConnectedHybrid(let s):
             s.kernel.run(input: s.input.buffer(Float.self, n), output: s.output.mutable(Float.self, n),
-                         batches: s.kernel.geometry.batches &* n, scratch: context.scratch, threads: context.threads)
+                         batches: s.kernel.geometry.batches &* n, scratch: context.scratch, threads: context.threads,
+                         reversed: context.pass & 1 == 1)
         case .fastFullyConnected(let s):
             let g = s.kernel.geometry
             s.kernel.run(input: s.input.buffer(Float.self, n), output: s.output.mutable(Float.self, n), rows: g.batches &* n,

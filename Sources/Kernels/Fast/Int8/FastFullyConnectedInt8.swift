@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Int8 FULLY_CONNECTED as one GEMM over the input rows, read in place.
 ///
@@ -11,10 +10,11 @@ import Synchronization
 /// models) are refused: `init` returns nil.
 ///
 /// Work is split by blocks of 16 output channels, across threads too, since the weights are what
-/// is read from memory. Consecutive calls alternate the order of the blocks (forward, backward, …),
-/// so the weights read last by one call are still in L2 when the next call starts with them.
+/// is read from memory. `run(reversed:)` walks the blocks last to first: callers alternate it between
+/// consecutive calls (the interpreter does, per replica), so the weights read last by one call are still
+/// in L2 when the next call starts with them.
 public final class FastFullyConnectedInt8: @unchecked Sendable {
-    /// The shape; `batches` is ignored (``run(input:output:batches:scratch:threads:)`` takes it).
+    /// The shape; `batches` is ignored (``run(input:output:batches:scratch:threads:reversed:)`` takes it).
     public let geometry: FullyConnectedGeometry
     /// The constants the kernel was prepared with.
     public let parameters: QuantizedConvParameters
@@ -23,8 +23,6 @@ public final class FastFullyConnectedInt8: @unchecked Sendable {
     /// The packed weights `[outputDepth][accumDepth]`.
     public let weights: PackedInt8Weights
     private let stage: Int8OutputStage
-    /// Incremented by every run: odd runs visit the channel blocks backward.
-    private let sweeps = Atomic<Int>(0)
 
     /// Prepares the kernel from row-major weights `[outputDepth, accumDepth]` and an optional int32 bias.
     ///
@@ -46,7 +44,7 @@ public final class FastFullyConnectedInt8: @unchecked Sendable {
         stage = Int8OutputStage(parameters: p, channels: g.outputDepth, offsets: offsets, backend: backend)
     }
 
-    /// Scratch bytes ``run(input:output:batches:scratch:threads:)`` needs: the int32 accumulators.
+    /// Scratch bytes ``run(input:output:batches:scratch:threads:reversed:)`` needs: the int32 accumulators.
     public func scratchByteCount(batches: Int, threads: Int = 1) -> Int {
         ScratchCarver.slack + ScratchCarver.bytes(batches * weights.paddedOutputCount, of: Int32.self)
     }
@@ -56,7 +54,7 @@ public final class FastFullyConnectedInt8: @unchecked Sendable {
     /// Allocates nothing. With `threads > 1` the output channels are split across threads; the
     /// results do not depend on `threads`.
     public func run(input: UnsafeBufferPointer<Int8>, output: UnsafeMutableBufferPointer<Int8>, batches: Int,
-                    scratch: UnsafeMutableRawBufferPointer, threads: Int = 1) {
+                    scratch: UnsafeMutableRawBufferPointer, threads: Int = 1, reversed: Bool = false) {
         let g = geometry
         precondition(input.count >= batches * g.accumDepth, "FastFullyConnectedInt8.run: input has \(input.count) values for \(batches) rows")
         precondition(output.count >= batches * g.outputDepth, "FastFullyConnectedInt8.run: output has \(output.count) values for \(batches) rows")
@@ -64,11 +62,10 @@ public final class FastFullyConnectedInt8: @unchecked Sendable {
         guard batches > 0, g.outputDepth > 0, let x = input.baseAddress, let y = output.baseAddress else { return }
         let npad = weights.paddedOutputCount
         let c = carver.take(batches * npad, of: Int32.self)
-        let backward = sweeps.add(1, ordering: .relaxed).oldValue & 1 == 1
         let activation = parameters.activation
         FastInt8.forEachSlice(weights.blockCount, threads: threads) { _, blocks in
             Int8GEMM.multiply(a: x, rowStride: g.accumDepth, rows: batches, activations: .signed, weights: weights,
-                              blocks: blocks, reversed: backward, c: c, cRowStride: npad, backend: backend)
+                              blocks: blocks, reversed: reversed, c: c, cRowStride: npad, backend: backend)
             let channels = (16 * blocks.lowerBound)..<min(g.outputDepth, 16 * blocks.upperBound)
             stage.run(acc: c, accRowStride: npad, rows: batches, channelRange: channels, out: y, outRowStride: g.outputDepth,
                       lo: activation.min, hi: activation.max)

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Dynamic-range (hybrid) FULLY_CONNECTED: float input quantized per row at run time, int8 weights,
 /// exact int8 × int8 dot products on the ``Int8GEMM`` engine, then the reference's float expression.
@@ -9,7 +8,7 @@ import Synchronization
 ///
 /// so the outputs are bit-identical to ``ReferenceKernels/hybridFullyConnected(input:weights:bias:output:geometry:parameters:scratch:)``.
 public final class FastHybridFullyConnected: @unchecked Sendable {
-    /// The shape; `batches` is ignored (``run(input:output:batches:scratch:threads:)`` takes it).
+    /// The shape; `batches` is ignored (``run(input:output:batches:scratch:threads:reversed:)`` takes it).
     public let geometry: FullyConnectedGeometry
     /// The constants the kernel was prepared with.
     public let parameters: HybridFullyConnectedParameters
@@ -18,7 +17,6 @@ public final class FastHybridFullyConnected: @unchecked Sendable {
     /// The packed weights (filter rows in (ky, kx, i) order for convolutions).
     public let weights: PackedInt8Weights
     private let bias: AlignedArray<Float>?
-    private let sweeps = Atomic<Int>(0)
 
     /// Prepares the kernel from row-major weights `[outputDepth, accumDepth]` and an optional float bias.
     public init(weights w: UnsafeBufferPointer<Int8>, bias b: UnsafeBufferPointer<Float>?, geometry g: FullyConnectedGeometry,
@@ -40,7 +38,7 @@ public final class FastHybridFullyConnected: @unchecked Sendable {
         }
     }
 
-    /// Scratch bytes ``run(input:output:batches:scratch:threads:)`` needs: quantized rows, their
+    /// Scratch bytes ``run(input:output:batches:scratch:threads:reversed:)`` needs: quantized rows, their
     /// factors, zero points and ranges, and the int32 dot products.
     public func scratchByteCount(batches: Int, threads: Int = 1) -> Int {
         ScratchCarver.slack + ScratchCarver.bytes(batches * geometry.accumDepth, of: Int8.self)
@@ -52,7 +50,7 @@ public final class FastHybridFullyConnected: @unchecked Sendable {
     /// Runs `batches` rows. Allocates nothing; with `threads > 1` the output channels are split
     /// across threads (the input rows are quantized first, on the calling thread).
     public func run(input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>, batches: Int,
-                    scratch: UnsafeMutableRawBufferPointer, threads: Int = 1) {
+                    scratch: UnsafeMutableRawBufferPointer, threads: Int = 1, reversed: Bool = false) {
         let g = geometry, p = parameters
         let k = g.accumDepth, n = g.outputDepth
         precondition(input.count >= batches * k, "FastHybridFullyConnected.run: input has \(input.count) values for \(batches) rows")
@@ -99,12 +97,11 @@ public final class FastHybridFullyConnected: @unchecked Sendable {
             }
             if !perChannel { factors[b] *= p.weightScales[0] }
         }
-        let backward = sweeps.add(1, ordering: .relaxed).oldValue & 1 == 1
         p.rowSums.withUnsafeBufferPointer { rowSums in p.weightScales.withUnsafeBufferPointer { scales in
             weights.rowSums.withUnsafeBufferPointer { sums in
                 FastInt8.forEachSlice(weights.blockCount, threads: threads) { _, blocks in
                     Int8GEMM.multiply(a: q, rowStride: k, rows: batches, activations: .signed, weights: weights, blocks: blocks,
-                                      reversed: backward, c: c, cRowStride: npad, backend: backend)
+                                      reversed: reversed, c: c, cRowStride: npad, backend: backend)
                     let channels = (16 * blocks.lowerBound)..<min(n, 16 * blocks.upperBound)
                     for b in 0..<batches {
                         let sf = factors[b], zp = zeroPoints[b]
