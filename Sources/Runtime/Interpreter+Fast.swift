@@ -59,53 +59,43 @@ extension Preparation {
             scratchBytes = max(scratchBytes, scratch(k))
             return k
         }
+        // The MAX_POOL_2D planned to fuse into operator `j` (see `fusableConvolutionPools`): its output and options.
+        let fusable: (output: Int, options: GraphOperator.Pool2DOptions)? = fusedPools[j].flatMap { p in
+            guard case .maxPool2D(let options) = graph.operators[p].options else { return nil }
+            return (graph.operators[p].outputs[0], options)
+        }
+        /// The step's output: the pool's when the kernel took it in (the pool is then fused away), else `own`.
+        func output(_ own: Operand, pooled: Bool) -> Operand {
+            guard pooled, let p = fusedPools[j], let f = fusable else { return own }
+            fusedAway.insert(p)
+            return operand(f.output)
+        }
 
         switch reference {
         case .conv2D(let s):
-            var pool: FastFloatConv2D.FusedMaxPool?
-            var output = s.output
-            if let p = fusedPools[j], case .maxPool2D(let options) = graph.operators[p].options {
-                output = operand(graph.operators[p].outputs[0])
-                pool = FastFloatConv2D.FusedMaxPool(filterHeight: options.filterHeight, filterWidth: options.filterWidth,
-                                                    strideHeight: options.strideHeight, strideWidth: options.strideWidth,
-                                                    activation: options.fusedActivation.floatRange)
-            }
+            let pool = fusable.map { FastFloatConv2D.FusedMaxPool($0.options) }
             guard let k = try shared({ FastFloatConv2D(filter: s.filter, bias: s.bias, geometry: s.geometry, activation: s.parameters,
                                                        fusedMaxPool: pool, backend: backend) },
                                      scratch: { $0.scratchByteCount(threads: threads) }) else { return nil }
-            if let p = fusedPools[j], k.fusedMaxPool != nil { fusedAway.insert(p) } else { output = s.output }
-            return .fastConv2D(FastStep(input: s.input, output: output, kernel: k))
+            return .fastConv2D(FastStep(input: s.input, output: output(s.output, pooled: k.fusedMaxPool != nil), kernel: k))
 
         case .conv2DInt8(let s):
-            var pool: FastConv2DInt8.FusedMaxPool?
-            var output = s.output
-            if let p = fusedPools[j], case .maxPool2D(let options) = graph.operators[p].options {
-                let pooled = graph.operators[p].outputs[0]
-                output = operand(pooled)
-                pool = FastConv2DInt8.FusedMaxPool(filterHeight: options.filterHeight, filterWidth: options.filterWidth,
-                                                   strideHeight: options.strideHeight, strideWidth: options.strideWidth,
-                                                   activation: options.fusedActivation.int8Range(output: affine(pooled)))
+            let pool = fusable.map { f in
+                FastConv2DInt8.FusedMaxPool(filterHeight: f.options.filterHeight, filterWidth: f.options.filterWidth,
+                                            strideHeight: f.options.strideHeight, strideWidth: f.options.strideWidth,
+                                            activation: f.options.fusedActivation.int8Range(output: affine(f.output)))
             }
             guard let k = try shared({ FastConv2DInt8(filter: s.filter, bias: s.bias, geometry: s.geometry, parameters: s.parameters,
                                                       fusedMaxPool: pool, backend: backend) },
                                      scratch: { $0.scratchByteCount(batches: capacity, threads: threads) }) else { return nil }
-            if let p = fusedPools[j], k.fusedMaxPool != nil { fusedAway.insert(p) } else { output = s.output }
-            return .fastConv2DInt8(FastStep(input: s.input, output: output, kernel: k))
+            return .fastConv2DInt8(FastStep(input: s.input, output: output(s.output, pooled: k.fusedMaxPool != nil), kernel: k))
 
         case .conv2DHybrid(let s):
-            var pool: FastHybridConv2D.FusedMaxPool?
-            var output = s.output
-            if let p = fusedPools[j], case .maxPool2D(let options) = graph.operators[p].options {
-                output = operand(graph.operators[p].outputs[0])
-                pool = FastHybridConv2D.FusedMaxPool(filterHeight: options.filterHeight, filterWidth: options.filterWidth,
-                                                     strideHeight: options.strideHeight, strideWidth: options.strideWidth,
-                                                     activation: options.fusedActivation.floatRange)
-            }
+            let pool = fusable.map { FastHybridConv2D.FusedMaxPool($0.options) }
             guard let k = try shared({ FastHybridConv2D(filter: s.filter, bias: s.bias, geometry: s.geometry, parameters: s.parameters,
                                                         fusedMaxPool: pool, backend: backend) },
                                      scratch: { $0.scratchByteCount(batches: capacity, threads: threads) }) else { return nil }
-            if let p = fusedPools[j], k.fusedMaxPool != nil { fusedAway.insert(p) } else { output = s.output }
-            return .fastConv2DHybrid(FastStep(input: s.input, output: output, kernel: k))
+            return .fastConv2DHybrid(FastStep(input: s.input, output: output(s.output, pooled: k.fusedMaxPool != nil), kernel: k))
 
         case .depthwiseConv2DInt8(let s):
             guard let k = try shared({ FastDepthwiseConv2DInt8(filter: s.filter, bias: s.bias, geometry: s.geometry, parameters: s.parameters, backend: backend) },
@@ -146,4 +136,12 @@ extension Interpreter {
     /// The SIMD instruction set the fast kernels run with on this CPU (chosen at run time; see
     /// ``SIMDBackend``), or nil with the reference kernels.
     public var simdBackend: SIMDBackend? { options.kernels == .fast ? options.simdBackend ?? SIMDBackend.best : nil }
+}
+
+extension FastFloatConv2D.FusedMaxPool {
+    /// The float (or hybrid) convolution's fused pool for a MAX_POOL_2D with these options.
+    init(_ options: GraphOperator.Pool2DOptions) {
+        self.init(filterHeight: options.filterHeight, filterWidth: options.filterWidth, strideHeight: options.strideHeight,
+                  strideWidth: options.strideWidth, activation: options.fusedActivation.floatRange)
+    }
 }
