@@ -75,6 +75,12 @@ static QK_AVX512 void qk_vnni_tile_any(const uint8_t *a, ptrdiff_t lda, size_t k
 QK_AVX512 void qk_gemm_u8s8_avx512vnni(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint8_t flip,
                                        const int8_t *b, size_t bs, size_t block_begin, size_t block_end,
                                        int reverse, int32_t *c, ptrdiff_t ldc) {
+    qk_gemm_u8s8_avx512vnni_into(a, lda, m, k, flip, b, bs, block_begin, block_end, reverse, c, ldc, 0);
+}
+
+QK_AVX512 void qk_gemm_u8s8_avx512vnni_into(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint8_t flip,
+                                            const int8_t *b, size_t bs, size_t block_begin, size_t block_end,
+                                            int reverse, int32_t *c, ptrdiff_t ldc, int accumulate) {
     if (m == 0 || block_end <= block_begin) return;
     // Panels of 4 blocks (64 channels); within a panel every 4-row tile reuses the panel's weights
     // from L1. With several row tiles and a long K, K is cut into chunks whose weights fit in L1.
@@ -92,9 +98,9 @@ QK_AVX512 void qk_gemm_u8s8_avx512vnni(const uint8_t *a, ptrdiff_t lda, size_t m
             int32_t *cp = c + 16 * j0;
             size_t r = 0;
             for (; r + 4 <= m; r += 4) {
-                qk_vnni_tile_any(ap + r * lda, lda, kc, flip != 0, bp, bs, cp + r * ldc, ldc, k0 > 0, 4, nb);
+                qk_vnni_tile_any(ap + r * lda, lda, kc, flip != 0, bp, bs, cp + r * ldc, ldc, accumulate || k0 > 0, 4, nb);
             }
-            if (r < m) qk_vnni_tile_any(ap + r * lda, lda, kc, flip != 0, bp, bs, cp + r * ldc, ldc, k0 > 0, m - r, nb);
+            if (r < m) qk_vnni_tile_any(ap + r * lda, lda, kc, flip != 0, bp, bs, cp + r * ldc, ldc, accumulate || k0 > 0, m - r, nb);
             if (k == 0) break;
         }
     }
@@ -104,6 +110,12 @@ QK_AVX512 void qk_gemm_u8s8_avx512vnni(const uint8_t *a, ptrdiff_t lda, size_t m
 void qk_gemm_u8s8_avx512vnni(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint8_t flip,
                              const int8_t *b, size_t bs, size_t block_begin, size_t block_end,
                              int reverse, int32_t *c, ptrdiff_t ldc) {
+    __builtin_trap();
+}
+
+void qk_gemm_u8s8_avx512vnni_into(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint8_t flip,
+                                  const int8_t *b, size_t bs, size_t block_begin, size_t block_end,
+                                  int reverse, int32_t *c, ptrdiff_t ldc, int accumulate) {
     __builtin_trap();
 }
 #endif

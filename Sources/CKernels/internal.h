@@ -30,4 +30,10 @@ QK_INLINE uint32_t qk_load_partial_quad(const uint8_t *p, size_t count) {
 
 QK_INLINE size_t qk_min(size_t a, size_t b) { return a < b ? a : b; }
 
+/// `qk_gemm_u8s8_avx512vnni`, adding to the values already in C when `accumulate` is non-zero (the
+/// AMX kernel hands it the rows and the k it does not cover).
+void qk_gemm_u8s8_avx512vnni_into(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint8_t flip,
+                                  const int8_t *b, size_t bs, size_t block_begin, size_t block_end,
+                                  int reverse, int32_t *c, ptrdiff_t ldc, int accumulate);
+
 #endif

@@ -40,7 +40,7 @@ struct BenchCommandTests {
         #expect((object["run_ms"] as? [Double])?.count == 3)
         #expect(object["model"] as? String == Self.path(model))
         if kernels == "fast" {
-            #expect(["avx512vnni", "avx2", "portable"].contains(object["simd_backend"] as? String ?? ""), "\(object)")
+            #expect(["avx512amx", "avx512vnni", "avx2", "portable"].contains(object["simd_backend"] as? String ?? ""), "\(object)")
         } else {
             #expect(object["simd_backend"] is NSNull)
         }

@@ -115,4 +115,61 @@ struct FastFullyConnectedInt8Tests {
             }
         }
     }
+
+    /// The exact int32 products `Σ_k a(m, k) · w[c][k]` of rows `a` (stride `rowStride`), columns of
+    /// `blocks` only (others 0), rows `cRowStride` apart.
+    static func products(_ a: [Int8], rows: Int, rowStride: Int, depth: Int, _ w: [Int8], n: Int,
+                         activations: Int8GEMM.Activations, blocks: Range<Int>, cRowStride: Int) -> [Int32] {
+        var expected = [Int32](repeating: 0, count: rows * cRowStride)
+        for m in 0..<rows {
+            for c in (16 * blocks.lowerBound)..<(16 * blocks.upperBound) where c < n {
+                var s: Int32 = 0
+                for k in 0..<depth {
+                    let byte = UInt8(bitPattern: a[m * rowStride + k])
+                    let x = activations == .signed ? Int32(byte ^ 0x80) : Int32(byte)
+                    s &+= x &* Int32(w[c * depth + k])
+                }
+                expected[m * cRowStride + c] = s
+            }
+        }
+        return expected
+    }
+
+    @Test("Int8GEMM tile edges of the AMX path: rows around 16 and 32, depth around 64, odd block counts, strided rows, extremes")
+    func gemmTileEdges() {
+        var rng = SplitMix(seed: 24)
+        let shapes: [(rows: Int, depth: Int, n: Int)] = [
+            (15, 64, 16), (16, 64, 16), (17, 64, 17), (16, 63, 32), (16, 65, 33), (31, 128, 48), (32, 128, 64),
+            (33, 192, 65), (47, 256, 80), (48, 256, 128), (49, 255, 100), (64, 257, 31), (196, 256, 128),
+            (40, 1024, 40), (20, 4, 64), (35, 640, 200),
+        ]
+        for (index, shape) in shapes.enumerated() {
+            let (rows, depth, n) = shape
+            let extreme = index % 5 == 4   // all weights -128 and all activations 255: the largest sums
+            let w = extreme ? [Int8](repeating: -128, count: n * depth) : FastTest.int8s(n * depth, &rng)
+            let rowStride = depth + FastTest.pick([0, 0, 3, 64], &rng)
+            let a = extreme ? [Int8](repeating: 127, count: rows * rowStride) : FastTest.int8s(rows * rowStride, &rng)
+            let packed = w.withUnsafeBufferPointer { PackedInt8Weights(weights: $0, outputCount: n, depth: depth) }
+            let ranges = [0..<packed.blockCount, (packed.blockCount > 1 ? 1 : 0)..<packed.blockCount]
+            for blocks in ranges {
+                let cRowStride = 16 * blocks.upperBound + FastTest.pick([0, 16], &rng)
+                for activations in [Int8GEMM.Activations.signed, .unsigned] {
+                    let expected = Self.products(a, rows: rows, rowStride: rowStride, depth: depth, w, n: n,
+                                                 activations: activations, blocks: blocks, cRowStride: cRowStride)
+                    for backend in FastTest.backends {
+                        for reversed in [false, true] {
+                            var c = [Int32](repeating: 0, count: rows * cRowStride)
+                            a.withUnsafeBytes { ab in c.withUnsafeMutableBufferPointer { cb in
+                                Int8GEMM.multiply(a: ab.baseAddress!, rowStride: rowStride, rows: rows, activations: activations,
+                                                  weights: packed, blocks: blocks, reversed: reversed, c: cb.baseAddress!,
+                                                  cRowStride: cRowStride, backend: backend)
+                            } }
+                            #expect(FastTest.firstMismatch(c, expected) == nil,
+                                    "\(backend) \(activations) rows \(rows) stride \(rowStride) depth \(depth) n \(n) blocks \(blocks) reversed \(reversed)")
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -25,6 +25,10 @@ extern "C" {
 int qk_cpu_supports_avx512vnni(void);
 /// 1 when the CPU (and OS) support AVX2 (+ FMA), the set the AVX2 kernels use.
 int qk_cpu_supports_avx2(void);
+/// 1 when the CPU has AMX-TILE + AMX-INT8 and the AVX-512 VNNI set, the OS has enabled the tile
+/// state, and (on Linux) the process was granted it (`arch_prctl(ARCH_REQ_XCOMP_PERM)`, asked once
+/// by the first call; the grant covers every thread).
+int qk_cpu_supports_amx_int8(void);
 
 // MARK: - u8 x s8 GEMM
 //
@@ -44,6 +48,14 @@ int qk_cpu_supports_avx2(void);
 void qk_gemm_u8s8_avx512vnni(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint8_t flip,
                              const int8_t *b, size_t block_stride, size_t block_begin, size_t block_end,
                              int reverse, int32_t *c, ptrdiff_t ldc);
+
+/// The AMX kernel: 16-row x 64-k tiles (tdpbusd; tdpbssd plus 128 * sums[n] for `flip`, which tiles
+/// only when k % 64 == 0), blocks of 32 rows x 32 channels; the rows past m & ~15 and the k past the
+/// tiled depth run on the VNNI kernel into the same C. `sums` holds sum_k B[n][k] for the `n` real
+/// channels (PackedInt8Weights.rowSums). Needs `qk_cpu_supports_amx_int8()`.
+void qk_gemm_u8s8_amx(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint8_t flip,
+                      const int8_t *b, size_t block_stride, const int32_t *sums, size_t n,
+                      size_t block_begin, size_t block_end, int reverse, int32_t *c, ptrdiff_t ldc);
 
 /// The AVX2 kernel (no VNNI): weights sign-extended to int16 (vpmovsxbw), activations zero-extended,
 /// vpmaddwd (exact; vpmaddubsw would saturate), register tiles of up to 4 rows x 8 channels.

@@ -62,7 +62,7 @@ public struct MachineDescription: Codable, Sendable, Equatable {
     public var cpu: String
     /// Logical cores available to the process.
     public var logicalCores: Int
-    /// The instruction set of the fast int8 kernels (``SIMDBackend/rawValue``: `avx512vnni`, `avx2`, `portable`).
+    /// The instruction set of the fast int8 kernels (``SIMDBackend/rawValue``: `avx512amx`, `avx512vnni`, `avx2`, `portable`).
     public var simdBackend: String
 
     public init(cpu: String, logicalCores: Int, simdBackend: String) {

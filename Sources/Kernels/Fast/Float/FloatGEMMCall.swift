@@ -65,7 +65,7 @@ enum FloatGEMM {
     static func run(_ call: FloatGEMMCall, backend: SIMDBackend) {
         var call = call
         switch backend {
-        case .avx512vnni: withUnsafePointer(to: &call) { $0.withMemoryRebound(to: qk_f32_gemm.self, capacity: 1, qk_f32_gemm_avx512) }
+        case .avx512vnni, .avx512amx: withUnsafePointer(to: &call) { $0.withMemoryRebound(to: qk_f32_gemm.self, capacity: 1, qk_f32_gemm_avx512) }
         case .avx2: withUnsafePointer(to: &call) { $0.withMemoryRebound(to: qk_f32_gemm.self, capacity: 1, qk_f32_gemm_avx2) }
         case .portable: portable(call)
         }

@@ -219,7 +219,7 @@ public final class FastHybridConv2D: @unchecked Sendable {
             let bias: UnsafePointer<Float>? = kernel.bias.map { UnsafePointer($0.pointer) }
             let windowOffsets = window.map { UnsafePointer($0.pointer) }, windowCount = window?.count ?? 0
             switch kernel.backend {
-            case .avx512vnni:
+            case .avx512vnni, .avx512amx:
                 qk_hybrid_conv_output_avx512(acc, accStride, rows, n, windowOffsets, windowCount, correction, columns.sums, scales,
                                              scaling, bias, activation.min, activation.max, poolClamp.min, poolClamp.max, out, n)
             case .avx2:

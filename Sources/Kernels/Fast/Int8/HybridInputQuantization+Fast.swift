@@ -13,7 +13,7 @@ extension HybridInputQuantization {
         guard let x = values.baseAddress, !values.isEmpty else { return (0, 0) }
         var lo: Float = 0, hi: Float = 0
         switch backend {
-        case .avx512vnni: qk_hybrid_range_avx512(x, values.count, &lo, &hi)
+        case .avx512vnni, .avx512amx: qk_hybrid_range_avx512(x, values.count, &lo, &hi)
         case .avx2: qk_hybrid_range_avx2(x, values.count, &lo, &hi)
         case .portable: qk_hybrid_range_portable(x, values.count, &lo, &hi)
         }
@@ -31,7 +31,7 @@ extension HybridInputQuantization {
         case .halfAwayFromZero: QK_HYBRID_LANE_HALF_AWAY_FROM_ZERO
         }
         switch backend {
-        case .avx512vnni: qk_hybrid_quantize_avx512(x, values.count, inverse, zeroPoint, lo, hi, rounding, q)
+        case .avx512vnni, .avx512amx: qk_hybrid_quantize_avx512(x, values.count, inverse, zeroPoint, lo, hi, rounding, q)
         case .avx2: qk_hybrid_quantize_avx2(x, values.count, inverse, zeroPoint, lo, hi, rounding, q)
         case .portable: qk_hybrid_quantize_portable(x, values.count, inverse, zeroPoint, lo, hi, rounding, q)
         }

@@ -5,7 +5,7 @@ import CKernels
 /// `a(m, k)` is an unsigned byte: row `m` of A as stored (``Activations/unsigned``), or an int8 value
 /// `x` read as `x + 128` (``Activations/signed``, flipping the sign bit on the fly). B is a
 /// ``PackedInt8Weights``. Every backend computes the same wrapping int32 sums (no saturation
-/// anywhere: `vpdpbusd`, not `vpdpbusds`; `vpmaddwd`, not `vpmaddubsw`).
+/// anywhere: `tdpbusd`/`tdpbssd` never saturate; `vpdpbusd`, not `vpdpbusds`; `vpmaddwd`, not `vpmaddubsw`).
 public enum Int8GEMM {
     /// How the bytes of A are read.
     public enum Activations: Sendable, Hashable {
@@ -37,6 +37,13 @@ public enum Int8GEMM {
         let flip: UInt8 = activations == .signed ? 0x80 : 0
         let a8 = a.assumingMemoryBound(to: UInt8.self)
         switch backend {
+        case .avx512amx:
+            precondition(backend.isSupported, "Int8GEMM.multiply: this CPU (or OS) has no AMX-INT8")
+            weights.rowSums.withUnsafeBufferPointer { sums in
+                qk_gemm_u8s8_amx(a8, rowStride, rows, weights.depth, flip, weights.baseAddress, weights.blockStride,
+                                 sums.baseAddress, weights.outputCount, blocks.lowerBound, blocks.upperBound,
+                                 reversed ? 1 : 0, c, cRowStride)
+            }
         case .avx512vnni:
             precondition(backend.isSupported, "Int8GEMM.multiply: this CPU has no AVX-512 VNNI")
             qk_gemm_u8s8_avx512vnni(a8, rowStride, rows, weights.depth, flip, weights.baseAddress, weights.blockStride,

@@ -79,7 +79,7 @@ final class Int8OutputStage: @unchecked Sendable {
         let window = window ?? singleRow
         let w = UnsafePointer(window.pointer), windowCount = window.count
         switch (arithmetic, backend) {
-        case (.gemmlowp, .avx512vnni):
+        case (.gemmlowp, .avx512vnni), (.gemmlowp, .avx512amx):
             qk_requant_gemmlowp_avx512(acc + n0, accRowStride, rows, count, w, windowCount, offsets.pointer + n0,
                                        multipliers.pointer + n0, leftShifts.pointer + n0, rightShifts.pointer + n0,
                                        outputZeroPoint, lo, hi, out + n0, outRowStride)
@@ -87,7 +87,7 @@ final class Int8OutputStage: @unchecked Sendable {
             qk_requant_gemmlowp_avx2(acc + n0, accRowStride, rows, count, w, windowCount, offsets.pointer + n0,
                                      multipliers.pointer + n0, leftShifts.pointer + n0, rightShifts.pointer + n0,
                                      outputZeroPoint, lo, hi, out + n0, outRowStride)
-        case (.double, .avx512vnni):
+        case (.double, .avx512vnni), (.double, .avx512amx):
             qk_requant_double_avx512(acc + n0, accRowStride, rows, count, w, windowCount, offsets.pointer + n0,
                                      scales.pointer + n0, outputZeroPoint, lo, hi, out + n0, outRowStride)
         case (.double, .avx2):
