@@ -59,20 +59,23 @@ int qk_cpu_supports_amx_int8(void) {
     return ok;
 }
 
-/// One 2 x 2 (or smaller) block of C tiles: rows r0 ..< r0 + 16 * mt, blocks j0 ..< j0 + nt, depth k64.
-QK_INLINE QK_AMX void qk_amx_block(const uint8_t *a, ptrdiff_t lda, size_t k64, const int8_t *b, size_t bs,
-                                   int32_t *c, ptrdiff_t ldc, int mt, int nt, int is_signed) {
+/// One 2 x 2 (or smaller) block of C tiles: rows 0 ..< 16 * mt of `a`, blocks 0 ..< nt of `b`, `steps`
+/// steps of 64 k. Step s reads A at `a + row * lda + (koff ? koff[s] : 64 * s)` and the 16 B rows of
+/// k 64 s ..< 64 s + 64.
+QK_INLINE QK_AMX void qk_amx_block(const uint8_t *a, ptrdiff_t lda, size_t steps, const ptrdiff_t *koff,
+                                   const int8_t *b, size_t bs, int32_t *c, ptrdiff_t ldc, int mt, int nt, int is_signed) {
     const size_t cs = (size_t)ldc * 4;
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
-    for (size_t k0 = 0; k0 < k64; k0 += 64) {
-        const int8_t *bp = b + (k0 / 4) * 64;
-        _tile_loadd(4, a + k0, lda);
+    for (size_t s = 0; s < steps; s++) {
+        const int8_t *bp = b + s * 1024;
+        const uint8_t *ap = a + (koff ? koff[s] : (ptrdiff_t)(64 * s));
+        _tile_loadd(4, ap, lda);
         _tile_loadd(6, bp, 64);
         if (nt > 1) _tile_loadd(7, bp + bs, 64);
-        if (mt > 1) _tile_loadd(5, a + 16 * lda + k0, lda);
+        if (mt > 1) _tile_loadd(5, ap + 16 * lda, lda);
         if (is_signed) {
             _tile_dpbssd(0, 4, 6);
             if (nt > 1) _tile_dpbssd(1, 4, 7);
@@ -91,6 +94,43 @@ QK_INLINE QK_AMX void qk_amx_block(const uint8_t *a, ptrdiff_t lda, size_t k64, 
     if (mt > 1 && nt > 1) _tile_stored(3, c + 16 * ldc + 16, cs);
 }
 
+/// Loads the all-16 x 64-byte tile configuration.
+QK_INLINE QK_AMX void qk_amx_configure(void) {
+    qk_tile_config config;
+    memset(&config, 0, sizeof config);
+    config.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        config.rows[t] = 16;
+        config.bytes_per_row[t] = 64;
+    }
+    _tile_loadconfig(&config);
+}
+
+/// Rows 0 ..< m16 (a multiple of 16) of every block pair of [block_begin, block_end), on the tiles.
+QK_INLINE QK_AMX void qk_amx_blocks(const uint8_t *a, ptrdiff_t lda, size_t m16, size_t steps, const ptrdiff_t *koff,
+                                    const int8_t *b, size_t bs, size_t block_begin, size_t block_end, int reverse,
+                                    int32_t *c, ptrdiff_t ldc, int is_signed) {
+    const size_t pairs = (block_end - block_begin + 1) / 2;
+    for (size_t pi = 0; pi < pairs; pi++) {
+        const size_t p = reverse ? pairs - 1 - pi : pi;
+        const size_t j0 = block_begin + 2 * p;
+        const int nt = (int)qk_min(2, block_end - j0);
+        for (size_t r0 = 0; r0 < m16; r0 += 32) {
+            const int mt = (int)qk_min(2, (m16 - r0) / 16);
+            qk_amx_block(a + r0 * lda, lda, steps, koff, b + j0 * bs, bs, c + r0 * ldc + 16 * j0, ldc, mt, nt, is_signed);
+        }
+    }
+}
+
+QK_AMX void qk_gemm_u8s8_amx_offsets(const uint8_t *a, ptrdiff_t lda, size_t m16, size_t steps, const ptrdiff_t *koff,
+                                  const int8_t *b, size_t bs, size_t block_begin, size_t block_end,
+                                  int32_t *c, ptrdiff_t ldc) {
+    if (m16 == 0 || block_end <= block_begin) return;
+    qk_amx_configure();
+    qk_amx_blocks(a, lda, m16 & ~(size_t)15, steps, koff, b, bs, block_begin, block_end, 0, c, ldc, 0);
+    _tile_release();
+}
+
 QK_AMX void qk_gemm_u8s8_amx(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint8_t flip,
                              const int8_t *b, size_t bs, const int32_t *sums, size_t n,
                              size_t block_begin, size_t block_end, int reverse, int32_t *c, ptrdiff_t ldc) {
@@ -101,25 +141,8 @@ QK_AMX void qk_gemm_u8s8_amx(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k
         qk_gemm_u8s8_avx512vnni_into(a, lda, m, k, flip, b, bs, block_begin, block_end, reverse, c, ldc, 0);
         return;
     }
-    qk_tile_config config;
-    memset(&config, 0, sizeof config);
-    config.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        config.rows[t] = 16;
-        config.bytes_per_row[t] = 64;
-    }
-    _tile_loadconfig(&config);
-    const size_t blocks = block_end - block_begin;
-    const size_t pairs = (blocks + 1) / 2;
-    for (size_t pi = 0; pi < pairs; pi++) {
-        const size_t p = reverse ? pairs - 1 - pi : pi;
-        const size_t j0 = block_begin + 2 * p;
-        const int nt = (int)qk_min(2, block_end - j0);
-        for (size_t r0 = 0; r0 < m16; r0 += 32) {
-            const int mt = (int)qk_min(2, (m16 - r0) / 16);
-            qk_amx_block(a + r0 * lda, lda, k64, b + j0 * bs, bs, c + r0 * ldc + 16 * j0, ldc, mt, nt, flip != 0);
-        }
-    }
+    qk_amx_configure();
+    qk_amx_blocks(a, lda, m16, k64 / 64, NULL, b, bs, block_begin, block_end, reverse, c, ldc, flip != 0);
     _tile_release();
 
     if (flip) {
@@ -146,6 +169,12 @@ QK_AMX void qk_gemm_u8s8_amx(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k
 
 #else
 int qk_cpu_supports_amx_int8(void) { return 0; }
+
+void qk_gemm_u8s8_amx_offsets(const uint8_t *a, ptrdiff_t lda, size_t m16, size_t steps, const ptrdiff_t *koff,
+                           const int8_t *b, size_t bs, size_t block_begin, size_t block_end,
+                           int32_t *c, ptrdiff_t ldc) {
+    __builtin_trap();
+}
 
 void qk_gemm_u8s8_amx(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint8_t flip,
                       const int8_t *b, size_t bs, const int32_t *sums, size_t n,

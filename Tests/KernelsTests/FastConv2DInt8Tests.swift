@@ -162,6 +162,33 @@ struct FastConv2DInt8Tests {
         }
     }
 
+    @Test("AMX implicit GEMM (64k input channels, stride 1): filters, paddings, pools, bands, batches, clamps")
+    func implicitGEMM() {
+        var rng = SplitMix(seed: 6)
+        let shapes: [(h: Int, w: Int, cin: Int, fh: Int, fw: Int, cout: Int, padding: PaddingType, pool: (Int, Int, Int))] = [
+            (14, 14, 64, 2, 2, 128, .same, (2, 2, 2)), (7, 9, 64, 3, 3, 17, .same, (2, 2, 2)), (9, 8, 128, 3, 3, 33, .valid, (3, 3, 2)),
+            (6, 5, 64, 1, 2, 16, .same, (2, 2, 1)), (30, 20, 64, 2, 3, 48, .same, (2, 2, 2)), (5, 13, 192, 2, 2, 64, .valid, (2, 3, 2)),
+            (11, 11, 64, 5, 5, 31, .same, (3, 3, 3)),
+        ]
+        for (index, s) in shapes.enumerated() {
+            let g = Conv2DGeometry(batches: 1 + index % 3, inputHeight: s.h, inputWidth: s.w, inputChannels: s.cin,
+                                   filterHeight: s.fh, filterWidth: s.fw, outputChannels: s.cout, padding: s.padding)
+            let p = FastTest.parameters(channels: s.cout, perChannel: index % 4 != 3, fullyConnected: false, &rng)
+            let activation = FastTest.pick([ActivationRange<Int32>(min: -128, max: 127), ActivationRange(min: -20, max: 127)], &rng)
+            let pool = FastConv2DInt8.FusedMaxPool(filterHeight: s.pool.0, filterWidth: s.pool.1, strideHeight: s.pool.2,
+                                                   strideWidth: s.pool.2, activation: activation)
+            let c = Case(geometry: g, parameters: p, filter: FastTest.int8s(g.convFilterCount, &rng, in: -127...127),
+                         bias: FastTest.biases(s.cout, &rng), input: FastTest.int8s(g.inputCount, &rng), pool: pool)
+            if SIMDBackend.avx512amx.isSupported {
+                let kernel = c.filter.withUnsafeBufferPointer {
+                    FastConv2DInt8(filter: $0, bias: nil, geometry: g, parameters: p, fusedMaxPool: pool, backend: .avx512amx)
+                }
+                #expect(kernel?.readsPaddedInput == true, "\(c)")
+            }
+            Self.check(c)
+        }
+    }
+
     @Test("Grouped convolutions are refused")
     func grouped() {
         let g = Conv2DGeometry(batches: 1, inputHeight: 3, inputWidth: 3, inputChannels: 4, filterHeight: 1, filterWidth: 1,

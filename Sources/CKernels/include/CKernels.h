@@ -57,6 +57,18 @@ void qk_gemm_u8s8_amx(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint8
                       const int8_t *b, size_t block_stride, const int32_t *sums, size_t n,
                       size_t block_begin, size_t block_end, int reverse, int32_t *c, ptrdiff_t ldc);
 
+/// The tile core alone, with the A bytes of each 64-k step found through `koff` (an implicit GEMM):
+///
+///   C[m][n] = sum_s sum_{t < 64} a[m * lda + koff[s] + t] * B[n][64 s + t]     (u8 x s8, wrapping)
+///
+/// for m < m16 (a multiple of 16: every row is computed, so the caller's A and C hold m16 rows) and
+/// s < steps (B's depth is 64 * steps). A convolution with 64k input channels reads its (padded) input
+/// in place: row m is an output pixel, `lda` the bytes per input pixel, `koff[s]` the byte offset of
+/// tap s / (C / 64)'s input pixel plus its 64-channel slice. Blocks are visited first to last.
+void qk_gemm_u8s8_amx_offsets(const uint8_t *a, ptrdiff_t lda, size_t m16, size_t steps, const ptrdiff_t *koff,
+                              const int8_t *b, size_t block_stride, size_t block_begin, size_t block_end,
+                              int32_t *c, ptrdiff_t ldc);
+
 /// The AVX2 kernel (no VNNI): weights sign-extended to int16 (vpmovsxbw), activations zero-extended,
 /// vpmaddwd (exact; vpmaddubsw would saturate), register tiles of up to 4 rows x 8 channels.
 void qk_gemm_u8s8_avx2(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint8_t flip,

@@ -54,9 +54,14 @@ public final class FastConv2DInt8: @unchecked Sendable {
     public let outputWidth: Int
     /// Whether the fused pool runs on int32 accumulators (see the type's documentation).
     public var poolsAccumulators: Bool { poolWindow != nil }
+    /// Whether the convolution runs as an implicit GEMM on AMX tiles (``Int8ImplicitConv``: backend
+    /// `.avx512amx`, a pool on the accumulators, stride 1, input channels a multiple of 64).
+    public var readsPaddedInput: Bool { implicit != nil }
     /// Offsets (int32 elements) of a pool window's accumulator rows from its first, when pooling
-    /// before requantizing.
+    /// before requantizing (accumulator rows are `usedWidth` pixels apart, ``Int8ImplicitConv/paddedWidth``
+    /// with `implicit`).
     private let poolWindow: AlignedArray<Int>?
+    private let implicit: Int8ImplicitConv?
 
     private let stage: Int8OutputStage
     private let depth: Int
@@ -119,15 +124,20 @@ public final class FastConv2DInt8: @unchecked Sendable {
             }
             if p.activation.min <= p.activation.max && pool.activation.min <= pool.activation.max
                 && stage.isMonotone(forAccumulatorBounds: bounds) {
+                let implicit = backend == .avx512amx && !readsInputDirectly
+                    ? Int8ImplicitConv(geometry: g, usedWidth: used) : nil
+                let pitch = implicit?.paddedWidth ?? used
                 let window = AlignedArray<Int>(repeating: 0, count: pool.filterHeight * pool.filterWidth)
                 for fy in 0..<pool.filterHeight {
                     for fx in 0..<pool.filterWidth {
-                        window[fy * pool.filterWidth + fx] = (fy * used + fx) * packed.paddedOutputCount
+                        window[fy * pool.filterWidth + fx] = (fy * pitch + fx) * packed.paddedOutputCount
                     }
                 }
                 poolWindow = window
+                self.implicit = implicit
             } else {
                 poolWindow = nil
+                implicit = nil
             }
         } else {
             outputHeight = g.outputHeight
@@ -135,6 +145,7 @@ public final class FastConv2DInt8: @unchecked Sendable {
             usedWidth = 0
             bandRows = 0
             poolWindow = nil
+            implicit = nil
         }
     }
 
@@ -159,6 +170,10 @@ public final class FastConv2DInt8: @unchecked Sendable {
         if fusedMaxPool == nil {
             return ScratchCarver.bytes(readsInputDirectly ? 0 : tilePixels * depth, of: UInt8.self)
                 + ScratchCarver.bytes(tilePixels * npad, of: Int32.self)
+        }
+        if let implicit {
+            return ScratchCarver.bytes(implicit.paddedBytes(convRows: convRowsPerBand), of: UInt8.self)
+                + ScratchCarver.bytes(implicit.accumulatorRows(convRows: convRowsPerBand) * npad, of: Int32.self)
         }
         let pooled = poolsAccumulators ? 0 : ScratchCarver.bytes(bandPixels * geometry.outputChannels, of: Int8.self)
         return ScratchCarver.bytes(bandPixels * depth, of: UInt8.self) + ScratchCarver.bytes(bandPixels * npad, of: Int32.self) + pooled
@@ -231,6 +246,10 @@ public final class FastConv2DInt8: @unchecked Sendable {
         let convClamp = parameters.activation
         let fusedClamp = composedClamp(convClamp, then: pool.activation)
         let pw = outputWidth, sw = pool.strideWidth, fw = pool.filterWidth, fh = pool.filterHeight
+        if let implicit, let poolWindow {
+            runImplicit(implicit, window: poolWindow, x, y, batches: batches, bandRows: bandRows, slots: slots, clamp: fusedClamp)
+            return
+        }
         FastInt8.forEachSlice(units, threads: slots.count) { slot, range in
             let a = slots[slot]
             let cBase = a + ScratchCarver.bytes(bandPixels * depth, of: UInt8.self)
@@ -283,6 +302,39 @@ public final class FastConv2DInt8: @unchecked Sendable {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+extension FastConv2DInt8 {
+    /// ``runPooled`` as implicit GEMMs: per band, the padded input rows, the AMX tiles, then the
+    /// window maximum and requantization of the pooled pixels (accumulator rows `paddedWidth` apart).
+    private func runImplicit(_ implicit: Int8ImplicitConv, window: AlignedArray<Int>, _ x: UnsafePointer<Int8>,
+                             _ y: UnsafeMutablePointer<Int8>, batches: Int, bandRows: Int, slots: UncheckedSlot,
+                             clamp: ActivationRange<Int32>) {
+        guard let pool = fusedMaxPool else { return }
+        let g = geometry
+        let n = g.outputChannels, npad = weights.paddedOutputCount
+        let bandsPerImage = (outputHeight + bandRows - 1) / bandRows
+        let wp = implicit.paddedWidth, pw = outputWidth
+        let paddedBytes = ScratchCarver.bytes(implicit.paddedBytes(convRows: convRowsPerBand), of: UInt8.self)
+        let imageSize = g.inputHeight * g.inputWidth * g.inputChannels
+        FastInt8.forEachSlice(batches * bandsPerImage, threads: slots.count) { slot, range in
+            let a = slots[slot]
+            let c = UnsafeMutableRawPointer(a + paddedBytes).bindMemory(
+                to: Int32.self, capacity: implicit.accumulatorRows(convRows: convRowsPerBand) * npad)
+            for unit in range {
+                let b = unit / bandsPerImage, p0 = (unit % bandsPerImage) * bandRows
+                let p1 = min(outputHeight, p0 + bandRows)
+                let convRows = (p1 - p0 - 1) * pool.strideHeight + pool.filterHeight
+                implicit.pad(image: x + b * imageSize, cy0: p0 * pool.strideHeight, convRows: convRows, padByte: padByte, into: a)
+                implicit.multiply(padded: a, convRows: convRows, weights: weights, c: c, cRowStride: npad)
+                for pr in p0..<p1 {
+                    stage.run(acc: c + (pr - p0) * pool.strideHeight * wp * npad, accRowStride: pool.strideWidth * npad, rows: pw,
+                              channelRange: 0..<n, window: window, out: y + ((b * outputHeight + pr) * pw) * n, outRowStride: n,
+                              lo: clamp.min, hi: clamp.max)
                 }
             }
         }
