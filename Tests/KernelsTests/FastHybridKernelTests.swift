@@ -356,11 +356,14 @@ struct FastHybridKernelTests {
     func convolutionWithPool(seed: UInt64) {
         var rng = SplitMix(seed: 8000 + seed)
         for i in 0..<20 {
-            let cin = FastTest.pick([1, 3, 8, 17], &rng), cout = FastTest.pick([1, 7, 16, 17, 33, 64], &rng)
-            let g = Conv2DGeometry(batches: FastTest.int(1...3, &rng), inputHeight: FastTest.int(1...12, &rng),
-                                   inputWidth: FastTest.int(1...12, &rng), inputChannels: cin,
-                                   filterHeight: FastTest.int(1...3, &rng), filterWidth: FastTest.int(1...3, &rng),
-                                   outputChannels: cout, strideHeight: FastTest.int(1...2, &rng), strideWidth: FastTest.int(1...2, &rng),
+            // 64 and 128 input channels at stride 1 take the AMX backend's implicit GEMM.
+            let cin = FastTest.pick([1, 3, 8, 17, 64, 128], &rng), cout = FastTest.pick([1, 7, 16, 17, 33, 64], &rng)
+            let implicit = cin >= 64
+            let g = Conv2DGeometry(batches: FastTest.int(1...3, &rng), inputHeight: FastTest.int(implicit ? 2...30 : 1...12, &rng),
+                                   inputWidth: FastTest.int(implicit ? 2...20 : 1...12, &rng), inputChannels: cin,
+                                   filterHeight: FastTest.int(1...3, &rng), filterWidth: FastTest.int(implicit ? 2...3 : 1...3, &rng),
+                                   outputChannels: cout, strideHeight: implicit ? 1 : FastTest.int(1...2, &rng),
+                                   strideWidth: implicit ? 1 : FastTest.int(1...2, &rng),
                                    padding: FastTest.pick(PaddingType.allCases, &rng))
             // Non-overlapping, overlapping (stride < filter) and gapped (stride > filter) windows.
             let (fh, fw, sh, sw) = FastTest.pick([(2, 2, 2, 2), (2, 2, 2, 2), (3, 3, 2, 2), (2, 2, 1, 1), (1, 1, 1, 1),
@@ -411,6 +414,9 @@ struct FastHybridKernelTests {
                     return
                 }
                 #expect(kernel.outputCount(batches: g.batches) == pooledCount)
+                if backend == .avx512amx && pooledCount > 0 {
+                    #expect(kernel.readsPaddedInput == implicit, "\(g)")
+                }
                 for threads in [1, 2] {
                     var got = [Float](repeating: .nan, count: pooledCount)
                     FastTest.withScratch(kernel.scratchByteCount(batches: g.batches, threads: threads)) { scratch in

@@ -40,6 +40,11 @@ public final class FastHybridConv2D: @unchecked Sendable {
     private let usedWidth: Int
     private let bandRows: Int
     private let poolWindow: AlignedArray<Int>?
+    /// With a pool on `.avx512amx`: the implicit GEMM over a padded band (accumulator rows
+    /// `paddedWidth` apart instead of `usedWidth`), when the geometry allows it.
+    private let implicit: Int8ImplicitConv?
+    /// Whether the convolution runs as an implicit GEMM on AMX tiles (see ``Int8ImplicitConv``).
+    public var readsPaddedInput: Bool { implicit != nil }
 
     /// Prepares the kernel from an OHWI filter and an optional float bias.
     public init?(filter: UnsafeBufferPointer<Int8>, bias b: UnsafeBufferPointer<Float>?, geometry g: Conv2DGeometry,
@@ -72,19 +77,23 @@ public final class FastHybridConv2D: @unchecked Sendable {
             // small, so less of the next layer's weights (the seed FC's 1.6 MB) is pushed out of L2.
             // Measured on the seed model: 56-pixel bands about 5% faster per inference than whole-image ones.
             bandRows = max(1, min(outputHeight, tilePixels / 2 / max(1, pool.strideHeight * used)))
+            let implicit = backend == .avx512amx ? Int8ImplicitConv(geometry: g, usedWidth: used) : nil
+            let pitch = implicit?.paddedWidth ?? used
             let window = AlignedArray<Int>(repeating: 0, count: pool.filterHeight * pool.filterWidth)
             for fy in 0..<pool.filterHeight {
                 for fx in 0..<pool.filterWidth {
-                    window[fy * pool.filterWidth + fx] = (fy * used + fx) * packed.paddedOutputCount
+                    window[fy * pool.filterWidth + fx] = (fy * pitch + fx) * packed.paddedOutputCount
                 }
             }
             poolWindow = window
+            self.implicit = implicit
         } else {
             outputHeight = g.outputHeight
             outputWidth = g.outputWidth
             usedWidth = 0
             bandRows = 0
             poolWindow = nil
+            implicit = nil
         }
     }
 
@@ -100,7 +109,12 @@ public final class FastHybridConv2D: @unchecked Sendable {
     }
 
     private var slotBytes: Int {
-        ScratchCarver.bytes(slotPixels * patches.depth, of: UInt8.self)
+        if let implicit, let pool = fusedMaxPool {
+            let convRows = (bandRows - 1) * pool.strideHeight + pool.filterHeight
+            return ScratchCarver.bytes(implicit.paddedBytes(convRows: convRows), of: UInt8.self)
+                + ScratchCarver.bytes(implicit.accumulatorRows(convRows: convRows) * weights.paddedOutputCount, of: Int32.self)
+        }
+        return ScratchCarver.bytes(slotPixels * patches.depth, of: UInt8.self)
             + ScratchCarver.bytes(slotPixels * weights.paddedOutputCount, of: Int32.self)
     }
 
@@ -147,24 +161,31 @@ public final class FastHybridConv2D: @unchecked Sendable {
                     let bandRows = min(self.bandRows, max(1, (outputHeight + threads - 1) / threads))
                     let bands = (outputHeight + bandRows - 1) / bandRows
                     let pw = outputWidth, sh = pool.strideHeight, sw = pool.strideWidth
+                    let pitch = implicit?.paddedWidth ?? usedWidth
+                    let aBytes = implicit.map { ScratchCarver.bytes($0.paddedBytes(convRows: (bandRows - 1) * sh + pool.filterHeight), of: UInt8.self) }
+                        ?? ScratchCarver.bytes(slotPixels * depth, of: UInt8.self)
                     FastInt8.forEachSlice(bands, threads: threads) { slot, range in
                         let a = slots[slot]
-                        let c = UnsafeMutableRawPointer(a + ScratchCarver.bytes(slotPixels * depth, of: UInt8.self))
-                            .bindMemory(to: Int32.self, capacity: slotPixels * npad)
+                        let c = UnsafeMutableRawPointer(a + aBytes).bindMemory(to: Int32.self, capacity: 1)
                         for band in range {
                             let p0 = band * bandRows, p1 = min(outputHeight, p0 + bandRows)
                             let cy0 = p0 * sh, convRows = (p1 - p0 - 1) * sh + pool.filterHeight
-                            for r in 0..<convRows {
-                                patches.gatherSpan(image: q, oy: cy0 + r, ox0: 0, count: usedWidth, padByte: padByte,
-                                                   into: a + r * usedWidth * depth)
+                            if let implicit {
+                                implicit.pad(image: q, cy0: cy0, convRows: convRows, padByte: padByte, into: a)
+                                implicit.multiply(padded: a, convRows: convRows, weights: weights, c: c, cRowStride: npad)
+                            } else {
+                                for r in 0..<convRows {
+                                    patches.gatherSpan(image: q, oy: cy0 + r, ox0: 0, count: usedWidth, padByte: padByte,
+                                                       into: a + r * usedWidth * depth)
+                                }
+                                Int8GEMM.multiply(a: a, rowStride: depth, rows: convRows * usedWidth, activations: .unsigned,
+                                                  weights: weights, blocks: 0..<weights.blockCount, c: c, cRowStride: npad,
+                                                  backend: backend)
                             }
-                            Int8GEMM.multiply(a: a, rowStride: depth, rows: convRows * usedWidth, activations: .unsigned,
-                                              weights: weights, blocks: 0..<weights.blockCount, c: c, cRowStride: npad,
-                                              backend: backend)
                             // Pooled pixel px of row pr reads the window's accumulator rows from conv pixel
-                            // ((pr - p0) * sh, px * sw) of the band.
+                            // ((pr - p0) * sh, px * sw) of the band, `pitch` accumulator rows a band row.
                             for pr in p0..<p1 {
-                                stage.run(acc: c + (pr - p0) * sh * usedWidth * npad, accStride: sw * npad, rows: pw,
+                                stage.run(acc: c + (pr - p0) * sh * pitch * npad, accStride: sw * npad, rows: pw,
                                           window: window, pool: pool, columns: columns,
                                           out: y + ((b * outputHeight + pr) * pw) * n)
                             }

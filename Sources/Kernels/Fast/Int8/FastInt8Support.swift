@@ -66,6 +66,27 @@ enum FastInt8 {
         }
     }
 
+    /// `rows` copies of ``copyFlipped(_:_:count:)`` (`bytes` each), sources and destinations
+    /// `sourceStride` / `destinationStride` bytes apart; the short-row cases are loops of one word each.
+    static func copyFlipped(rows: Int, of bytes: Int, from src: UnsafePointer<Int8>, stride sourceStride: Int,
+                            to dst: UnsafeMutablePointer<UInt8>, stride destinationStride: Int) {
+        let from = UnsafeRawPointer(src), to = UnsafeMutableRawPointer(dst)
+        switch bytes {
+        case 2:
+            for r in 0..<rows {
+                (to + r &* destinationStride).storeBytes(
+                    of: (from + r &* sourceStride).loadUnaligned(as: UInt16.self) ^ 0x8080, as: UInt16.self)
+            }
+        case 4:
+            for r in 0..<rows {
+                (to + r &* destinationStride).storeBytes(
+                    of: (from + r &* sourceStride).loadUnaligned(as: UInt32.self) ^ 0x8080_8080, as: UInt32.self)
+            }
+        default:
+            for r in 0..<rows { copyFlipped(src + r &* sourceStride, dst + r &* destinationStride, count: bytes) }
+        }
+    }
+
     /// `dst[i] = UInt8(bitPattern: src[i]) ^ 0x80`: int8 values as the unsigned `x + 128` the GEMM reads.
     @inline(__always)
     static func copyFlipped(_ src: UnsafePointer<Int8>, _ dst: UnsafeMutablePointer<UInt8>, count: Int) {

@@ -34,18 +34,31 @@ struct Int8Patches {
                 continue
             }
             let line = image + iy &* width &* cin
+            // Interior pixels (every tap of the filter row inside the image, no dilation) are one copy
+            // of `rowBytes` each, `sw * cin` apart in the input: one tight loop.
+            var interior = 0..<0
+            if dw == 1 {
+                let lo = max(0, min(count, (padLeft + sw - 1) / sw - ox0))
+                let last = width + padLeft - fw
+                let hi = last < 0 ? lo : max(lo, min(count, last / sw - ox0 + 1))
+                interior = lo..<hi
+            }
             for p in 0..<count {
+                if p == interior.lowerBound && !interior.isEmpty {
+                    let n = interior.count
+                    FastInt8.copyFlipped(rows: n, of: rowBytes, from: line + ((ox0 &+ p) &* sw &- padLeft) &* cin,
+                                         stride: sw &* cin, to: d, stride: depth)
+                    d += n &* depth
+                    continue
+                }
+                if interior.contains(p) { continue }
                 let ix0 = (ox0 &+ p) &* sw &- padLeft
-                if dw == 1 && ix0 >= 0 && ix0 &+ fw <= width {
-                    FastInt8.copyFlipped(line + ix0 &* cin, d, count: rowBytes)
-                } else {
-                    for kx in 0..<fw {
-                        let ix = ix0 &+ kx &* dw
-                        if ix >= 0 && ix < width {
-                            FastInt8.copyFlipped(line + ix &* cin, d + kx &* cin, count: cin)
-                        } else {
-                            (d + kx &* cin).update(repeating: padByte, count: cin)
-                        }
+                for kx in 0..<fw {
+                    let ix = ix0 &+ kx &* dw
+                    if ix >= 0 && ix < width {
+                        FastInt8.copyFlipped(line + ix &* cin, d + kx &* cin, count: cin)
+                    } else {
+                        (d + kx &* cin).update(repeating: padByte, count: cin)
                     }
                 }
                 d += depth
