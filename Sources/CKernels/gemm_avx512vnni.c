@@ -22,7 +22,30 @@ QK_INLINE QK_AVX512 void qk_vnni_tile(const uint8_t *a, ptrdiff_t lda, size_t k,
         }
     }
     const size_t quads = k >> 2;
-    for (size_t q = 0; q < quads; q++) {
+    size_t q = 0;
+    if (MR == 1) {
+        // One row: each block's sum is a chain of dependent vpdpbusd, so a second set of accumulators
+        // takes the odd quads (the weights stream from L2 at about 130 GB/s instead of 100).
+        __m512i odd[4];
+#pragma clang loop unroll(full)
+        for (int j = 0; j < NB; j++) odd[j] = _mm512_setzero_si512();
+        for (; q + 2 <= quads; q += 2) {
+            __m512i x0 = _mm512_set1_epi32((int)qk_load_quad(a + 4 * q));
+            __m512i x1 = _mm512_set1_epi32((int)qk_load_quad(a + 4 * q + 4));
+            if (FLIP) {
+                x0 = _mm512_xor_si512(x0, flip);
+                x1 = _mm512_xor_si512(x1, flip);
+            }
+#pragma clang loop unroll(full)
+            for (int j = 0; j < NB; j++) {
+                acc[0][j] = _mm512_dpbusd_epi32(acc[0][j], x0, _mm512_load_si512((const void *)(b + j * bs + q * 64)));
+                odd[j] = _mm512_dpbusd_epi32(odd[j], x1, _mm512_load_si512((const void *)(b + j * bs + q * 64 + 64)));
+            }
+        }
+#pragma clang loop unroll(full)
+        for (int j = 0; j < NB; j++) acc[0][j] = _mm512_add_epi32(acc[0][j], odd[j]);
+    }
+    for (; q < quads; q++) {
         __m512i w[4];
 #pragma clang loop unroll(full)
         for (int j = 0; j < NB; j++) w[j] = _mm512_load_si512((const void *)(b + j * bs + q * 64));

@@ -43,26 +43,28 @@ struct Int8Patches {
                 let hi = last < 0 ? lo : max(lo, min(count, last / sw - ox0 + 1))
                 interior = lo..<hi
             }
-            for p in 0..<count {
-                if p == interior.lowerBound && !interior.isEmpty {
-                    let n = interior.count
-                    FastInt8.copyFlipped(rows: n, of: rowBytes, from: line + ((ox0 &+ p) &* sw &- padLeft) &* cin,
-                                         stride: sw &* cin, to: d, stride: depth)
-                    d += n &* depth
-                    continue
-                }
-                if interior.contains(p) { continue }
-                let ix0 = (ox0 &+ p) &* sw &- padLeft
-                for kx in 0..<fw {
-                    let ix = ix0 &+ kx &* dw
-                    if ix >= 0 && ix < width {
-                        FastInt8.copyFlipped(line + ix &* cin, d + kx &* cin, count: cin)
-                    } else {
-                        (d + kx &* cin).update(repeating: padByte, count: cin)
+            func edge(_ pixels: Range<Int>) {
+                for p in pixels {
+                    let ix0 = (ox0 &+ p) &* sw &- padLeft
+                    for kx in 0..<fw {
+                        let ix = ix0 &+ kx &* dw
+                        if ix >= 0 && ix < width {
+                            FastInt8.copyFlipped(line + ix &* cin, d + kx &* cin, count: cin)
+                        } else {
+                            (d + kx &* cin).update(repeating: padByte, count: cin)
+                        }
                     }
+                    d += depth
                 }
-                d += depth
             }
+            edge(0..<interior.lowerBound)
+            if !interior.isEmpty {
+                FastInt8.copyFlipped(rows: interior.count, of: rowBytes,
+                                     from: line + ((ox0 &+ interior.lowerBound) &* sw &- padLeft) &* cin,
+                                     stride: sw &* cin, to: d, stride: depth)
+                d += interior.count &* depth
+            }
+            edge(interior.upperBound..<count)
         }
     }
 
