@@ -155,6 +155,17 @@ struct FastConv2DInt8Tests {
                                    filterWidth: 2, outputChannels: cout, padding: .same)
             let p = FastTest.parameters(channels: cout, perChannel: true, fullyConnected: false, &rng)
             let pool = FastConv2DInt8.FusedMaxPool(filterHeight: 2, filterWidth: 2, strideHeight: 2, strideWidth: 2)
+            // Which pooled path each AVX-512 backend takes: conv1 (1 channel) fused in registers, conv2
+            // (64 channels) the implicit GEMM on AMX and fused in registers on VNNI.
+            for backend in FastTest.backends where backend == .avx512vnni || backend == .avx512amx {
+                let filter = [Int8](repeating: 1, count: g.convFilterCount), bias = [Int32](repeating: 0, count: cout)
+                let kernel = filter.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer {
+                    FastConv2DInt8(filter: w, bias: $0, geometry: g, parameters: p, fusedMaxPool: pool, backend: backend)
+                } }
+                let implicit = backend == .avx512amx && cin == 64
+                #expect(kernel?.readsPaddedInput == implicit, "\(backend) \(cin)")
+                #expect(kernel?.fusesPoolInRegisters == !implicit, "\(backend) \(cin)")
+            }
             for fused in [nil, pool] {
                 Self.check(Case(geometry: g, parameters: p, filter: FastTest.int8s(g.convFilterCount, &rng, in: -127...127),
                                 bias: FastTest.biases(cout, &rng), input: FastTest.int8s(g.inputCount, &rng), pool: fused))

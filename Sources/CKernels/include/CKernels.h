@@ -109,6 +109,25 @@ void qk_requant_gemmlowp_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t r
                               int32_t zero_point, int32_t lo, int32_t hi,
                               int8_t *out, ptrdiff_t out_stride);
 
+/// GEMM, window maximum and gemmlowp requantization fused (a CONV_2D with a MAX_POOL_2D whose
+/// accumulators may be pooled; AVX-512 VNNI). Output o reads the im2col rows (u8, k bytes each) at
+///
+///   a + o * output_stride + window[w]      (byte offsets, w < window_count)
+///
+/// and writes, for each channel c < n (B packed as for the GEMM, `bs` bytes per block),
+///
+///   out[o * out_stride + c] = qk_requant_gemmlowp_avx512's value for max_w sum_k a(row_w, k) * B[c][k]
+///
+/// i.e. what qk_gemm_u8s8_avx512vnni into an accumulator buffer, then qk_requant_gemmlowp_avx512 with
+/// that window, would write. Per-channel arrays must be readable up to n rounded up to 16.
+void qk_conv_pool_gemmlowp_avx512(const uint8_t *a, ptrdiff_t output_stride, size_t outputs,
+                                  const ptrdiff_t *window, size_t window_count, size_t k,
+                                  const int8_t *b, size_t bs, size_t n,
+                                  const int32_t *offset, const int32_t *multiplier,
+                                  const int32_t *left_shift, const int32_t *right_shift,
+                                  int32_t zero_point, int32_t lo, int32_t hi,
+                                  int8_t *out, ptrdiff_t out_stride);
+
 /// The reference FULLY_CONNECTED: y = (int32_t) round_half_away((double) x * scale[n]), where a
 /// rounded value outside int32 gives INT32_MIN (x86's conversion result, as the C++ cast does).
 void qk_requant_double_avx512(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,

@@ -62,6 +62,12 @@ public final class FastConv2DInt8: @unchecked Sendable {
     /// with `implicit`).
     private let poolWindow: AlignedArray<Int>?
     private let implicit: Int8ImplicitConv?
+    /// The pool window as byte offsets of its im2col rows (pitch `usedWidth`), when GEMM, pool and
+    /// requantization run fused in registers (``Int8OutputStage/convPool``: AVX-512, gemmlowp, im2col).
+    private let fusedWindow: AlignedArray<Int>?
+    /// Whether the fused pool runs GEMM, window maximum and requantization in one pass, the int32
+    /// accumulators never stored.
+    public var fusesPoolInRegisters: Bool { fusedWindow != nil }
 
     private let stage: Int8OutputStage
     private let depth: Int
@@ -114,7 +120,7 @@ public final class FastConv2DInt8: @unchecked Sendable {
             let used = outputWidth == 0 ? 0 : (outputWidth - 1) * pool.strideWidth + pool.filterWidth
             usedWidth = used
             let rowPixels = max(1, pool.strideHeight * usedWidth)
-            bandRows = max(1, min(outputHeight, 256 / rowPixels))
+            var band = max(1, min(outputHeight, 256 / rowPixels))
             // Accumulator bounds: |Σ (x - zp) w| <= max|x - zp| * Σ|w|, plus |bias|.
             let maxInput = Int64(max(127 - p.inputZeroPoint, p.inputZeroPoint + 128))
             let bounds: [Int64] = (0..<n).map { o in
@@ -135,10 +141,29 @@ public final class FastConv2DInt8: @unchecked Sendable {
                 }
                 poolWindow = window
                 self.implicit = implicit
+                if let implicit {
+                    // Bands of about 64 accumulator rows (32 KB for 128 channels): the tiles' stores
+                    // and the requantization's reads stay in L1.
+                    let convRows = max(64 / implicit.paddedWidth, pool.filterHeight)
+                    band = max(1, min(outputHeight, (convRows - pool.filterHeight) / pool.strideHeight + 1))
+                }
+                if implicit == nil && !readsInputDirectly && stage.fusesConvPool {
+                    let bytes = AlignedArray<Int>(repeating: 0, count: window.count)
+                    for fy in 0..<pool.filterHeight {
+                        for fx in 0..<pool.filterWidth {
+                            bytes[fy * pool.filterWidth + fx] = (fy * used + fx) * depth
+                        }
+                    }
+                    fusedWindow = bytes
+                } else {
+                    fusedWindow = nil
+                }
             } else {
                 poolWindow = nil
                 implicit = nil
+                fusedWindow = nil
             }
+            bandRows = band
         } else {
             outputHeight = g.outputHeight
             outputWidth = g.outputWidth
@@ -146,6 +171,7 @@ public final class FastConv2DInt8: @unchecked Sendable {
             bandRows = 0
             poolWindow = nil
             implicit = nil
+            fusedWindow = nil
         }
     }
 
@@ -270,6 +296,15 @@ public final class FastConv2DInt8: @unchecked Sendable {
                     for r in 0..<convRows {
                         patches.gatherSpan(image: image, oy: cy0 + r, ox0: 0, count: usedWidth, padByte: padByte,
                                            into: a + r * usedWidth * depth)
+                    }
+                    if let fusedWindow {
+                        for pr in p0..<p1 {
+                            stage.convPool(rows: a + (pr - p0) * pool.strideHeight * usedWidth * depth, outputStride: sw * depth,
+                                           outputs: pw, window: fusedWindow, weights: weights,
+                                           out: y + ((b * outputHeight + pr) * pw) * n, outRowStride: n,
+                                           lo: fusedClamp.min, hi: fusedClamp.max)
+                        }
+                        continue
                     }
                     Int8GEMM.multiply(a: a, rowStride: depth, rows: pixels, activations: .unsigned, weights: weights,
                                       blocks: 0..<weights.blockCount, c: c, cRowStride: npad, backend: backend)

@@ -108,6 +108,22 @@ final class Int8OutputStage: @unchecked Sendable {
         }
     }
 
+    /// Whether ``convPool(rows:outputStride:outputs:window:weights:out:outRowStride:lo:hi:)`` can run:
+    /// the gemmlowp arithmetic on an AVX-512 backend.
+    var fusesConvPool: Bool { arithmetic == .gemmlowp && (backend == .avx512vnni || backend == .avx512amx) }
+
+    /// GEMM, window maximum and requantization in one pass (`qk_conv_pool_gemmlowp_avx512`): output `o`
+    /// requantizes the per-channel maximum over `w` of `Σ_k rows[o * outputStride + window[w] + k] * W[n][k]`
+    /// (u8 im2col rows, byte offsets), the same values as ``Int8GEMM/multiply`` then ``run`` with the
+    /// window. Only where ``fusesConvPool``.
+    func convPool(rows: UnsafePointer<UInt8>, outputStride: Int, outputs: Int, window: AlignedArray<Int>,
+                  weights: PackedInt8Weights, out: UnsafeMutablePointer<Int8>, outRowStride: Int, lo: Int32, hi: Int32) {
+        precondition(fusesConvPool, "Int8OutputStage.convPool: needs the gemmlowp arithmetic on AVX-512")
+        qk_conv_pool_gemmlowp_avx512(rows, outputStride, outputs, UnsafePointer(window.pointer), window.count, weights.depth,
+                                     weights.baseAddress, weights.blockStride, channels, offsets.pointer, multipliers.pointer,
+                                     leftShifts.pointer, rightShifts.pointer, outputZeroPoint, lo, hi, out, outRowStride)
+    }
+
     /// Whether `requantize_n` is non-decreasing for every accumulator `acc + offset` with
     /// `|acc + offset| <= bound[n]` and nothing wraps on the way: then max-pooling the accumulators
     /// before requantizing gives the same outputs as pooling the int8 outputs.
