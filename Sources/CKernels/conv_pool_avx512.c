@@ -66,9 +66,7 @@ static __attribute__((noinline)) QK_AVX512 void qk_window_tile_any(const uint8_t
 
 QK_AVX512 void qk_conv_pool_gemmlowp_avx512(const uint8_t *a, ptrdiff_t output_stride, size_t outputs,
                                             const ptrdiff_t *window, size_t window_count, size_t k,
-                                            const int8_t *b, size_t bs, size_t n,
-                                            const int32_t *offset, const int32_t *multiplier,
-                                            const int32_t *left_shift, const int32_t *right_shift,
+                                            const int8_t *b, size_t bs, size_t n, const qk_gemmlowp_channels *channels,
                                             int32_t zero_point, int32_t lo, int32_t hi,
                                             int8_t *out, ptrdiff_t out_stride) {
     if (outputs == 0 || n == 0 || window_count == 0) return;
@@ -89,7 +87,7 @@ QK_AVX512 void qk_conv_pool_gemmlowp_avx512(const uint8_t *a, ptrdiff_t output_s
             }
             for (size_t j = 0; j < nb; j++) {
                 const size_t c = 16 * (j0 + j);
-                __m512i y = qk_requant_gemmlowp_512(m[j], c, offset, multiplier, left_shift, right_shift);
+                __m512i y = qk_requant_gemmlowp_512(m[j], c, channels);
                 qk_store_512(y, zp, vlo, vhi, dst + c, n - c);
             }
         }
@@ -99,9 +97,7 @@ QK_AVX512 void qk_conv_pool_gemmlowp_avx512(const uint8_t *a, ptrdiff_t output_s
 #else
 void qk_conv_pool_gemmlowp_avx512(const uint8_t *a, ptrdiff_t output_stride, size_t outputs,
                                   const ptrdiff_t *window, size_t window_count, size_t k,
-                                  const int8_t *b, size_t bs, size_t n,
-                                  const int32_t *offset, const int32_t *multiplier,
-                                  const int32_t *left_shift, const int32_t *right_shift,
+                                  const int8_t *b, size_t bs, size_t n, const qk_gemmlowp_channels *channels,
                                   int32_t zero_point, int32_t lo, int32_t hi,
                                   int8_t *out, ptrdiff_t out_stride) { __builtin_trap(); }
 #endif

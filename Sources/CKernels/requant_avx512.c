@@ -6,9 +6,7 @@
 #if QK_X86
 
 QK_AVX512 void qk_requant_gemmlowp_avx512(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
-                                const ptrdiff_t *window, size_t window_count,
-                                          const int32_t *offset, const int32_t *multiplier,
-                                          const int32_t *left_shift, const int32_t *right_shift,
+                                          const ptrdiff_t *window, size_t window_count, const qk_gemmlowp_channels *channels,
                                           int32_t zero_point, int32_t lo, int32_t hi,
                                           int8_t *out, ptrdiff_t out_stride) {
     const __m512i zp = _mm512_set1_epi32(zero_point), vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
@@ -16,8 +14,7 @@ QK_AVX512 void qk_requant_gemmlowp_avx512(const int32_t *acc, ptrdiff_t acc_stri
         const int32_t *row = acc + r * acc_stride;
         int8_t *dst = out + r * out_stride;
         for (size_t j = 0; j < n; j += 16) {
-            __m512i y = qk_requant_gemmlowp_512(qk_window_max_512(row + j, window, window_count), j,
-                                                offset, multiplier, left_shift, right_shift);
+            __m512i y = qk_requant_gemmlowp_512(qk_window_max_512(row + j, window, window_count), j, channels);
             qk_store_512(y, zp, vlo, vhi, dst + j, n - j);
         }
     }
@@ -58,9 +55,7 @@ QK_AVX512 void qk_requant_double_avx512(const int32_t *acc, ptrdiff_t acc_stride
 
 #else
 void qk_requant_gemmlowp_avx512(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
-                                const ptrdiff_t *window, size_t window_count,
-                                const int32_t *offset, const int32_t *multiplier,
-                                const int32_t *left_shift, const int32_t *right_shift,
+                                const ptrdiff_t *window, size_t window_count, const qk_gemmlowp_channels *channels,
                                 int32_t zero_point, int32_t lo, int32_t hi,
                                 int8_t *out, ptrdiff_t out_stride) { __builtin_trap(); }
 void qk_requant_double_avx512(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,

@@ -90,6 +90,21 @@ void qk_gemm_u8s8_avx2(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint
 // checks). Per-channel arrays and accumulator rows must be readable up to n rounded up to 16; exactly
 // `n` outputs are written per row.
 
+/// The per-channel constants of the AVX-512 gemmlowp kernels, every array readable up to n rounded
+/// up to 16: `offset`, `multiplier`, `left_shift` (L) and `right_shift` (R) as for the AVX2 kernel,
+/// plus what the lanes would otherwise derive per vector: `multiplier_odd[2i] = multiplier[2i + 1]`
+/// (the odd lanes' multiplier in the low half of each 64-bit lane, for vpmuldq), `remainder_mask =
+/// (1 << R) - 1` and `threshold = remainder_mask >> 1`. `left_shift` is NULL when every L is 0.
+typedef struct qk_gemmlowp_channels {
+    const int32_t *offset;
+    const int32_t *multiplier;
+    const int32_t *multiplier_odd;
+    const int32_t *left_shift;
+    const int32_t *right_shift;
+    const int32_t *remainder_mask;
+    const int32_t *threshold;
+} qk_gemmlowp_channels;
+
 /// gemmlowp double rounding, `MultiplyByQuantizedMultiplier`: with L = max(shift, 0), R = max(-shift, 0)
 ///
 ///   y = RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x << L, multiplier), R)
@@ -97,9 +112,7 @@ void qk_gemm_u8s8_avx2(const uint8_t *a, ptrdiff_t lda, size_t m, size_t k, uint
 /// `left_shift[n]` = L, `right_shift[n]` = R. Multipliers are non-negative (never INT32_MIN), so the
 /// saturating case of the high multiply cannot occur.
 void qk_requant_gemmlowp_avx512(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
-                                const ptrdiff_t *window, size_t window_count,
-                                const int32_t *offset, const int32_t *multiplier,
-                                const int32_t *left_shift, const int32_t *right_shift,
+                                const ptrdiff_t *window, size_t window_count, const qk_gemmlowp_channels *channels,
                                 int32_t zero_point, int32_t lo, int32_t hi,
                                 int8_t *out, ptrdiff_t out_stride);
 void qk_requant_gemmlowp_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t rows, size_t n,
@@ -122,9 +135,7 @@ void qk_requant_gemmlowp_avx2(const int32_t *acc, ptrdiff_t acc_stride, size_t r
 /// that window, would write. Per-channel arrays must be readable up to n rounded up to 16.
 void qk_conv_pool_gemmlowp_avx512(const uint8_t *a, ptrdiff_t output_stride, size_t outputs,
                                   const ptrdiff_t *window, size_t window_count, size_t k,
-                                  const int8_t *b, size_t bs, size_t n,
-                                  const int32_t *offset, const int32_t *multiplier,
-                                  const int32_t *left_shift, const int32_t *right_shift,
+                                  const int8_t *b, size_t bs, size_t n, const qk_gemmlowp_channels *channels,
                                   int32_t zero_point, int32_t lo, int32_t hi,
                                   int8_t *out, ptrdiff_t out_stride);
 

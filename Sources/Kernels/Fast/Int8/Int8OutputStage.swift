@@ -21,6 +21,11 @@ final class Int8OutputStage: @unchecked Sendable {
     let leftShifts: AlignedArray<Int32>
     let rightShifts: AlignedArray<Int32>
     let scales: AlignedArray<Double>
+    /// The AVX-512 gemmlowp kernels' derived constants (`qk_gemmlowp_channels`).
+    let oddMultipliers: AlignedArray<Int32>
+    let remainderMasks: AlignedArray<Int32>
+    let thresholds: AlignedArray<Int32>
+    let hasLeftShifts: Bool
     /// One requantizer per channel (broadcast expanded), for the scalar path.
     let requantizers: [ChannelRequantizer]
 
@@ -39,6 +44,9 @@ final class Int8OutputStage: @unchecked Sendable {
         leftShifts = AlignedArray(repeating: 0, count: padded)
         rightShifts = AlignedArray(repeating: 0, count: padded)
         scales = AlignedArray(repeating: 0, count: padded)
+        oddMultipliers = AlignedArray(repeating: 0, count: padded)
+        remainderMasks = AlignedArray(repeating: 0, count: padded)
+        thresholds = AlignedArray(repeating: 0, count: padded)
         for n in 0..<channels {
             let r = requantizers[n]
             self.offsets[n] = offsets[n]
@@ -47,6 +55,15 @@ final class Int8OutputStage: @unchecked Sendable {
             rightShifts[n] = Int32(clamping: max(-r.quantizedMultiplier.shift, 0))
             scales[n] = r.doubleScale
         }
+        for n in 0..<padded {
+            if n % 2 == 0 { oddMultipliers[n] = multipliers[n + 1] }
+            let right = rightShifts[n]
+            remainderMasks[n] = right >= 31 ? Int32.max : (1 << right) - 1
+            thresholds[n] = remainderMasks[n] >> 1
+        }
+        var anyLeftShift = false
+        for n in 0..<padded where leftShifts[n] != 0 { anyLeftShift = true }
+        hasLeftShifts = anyLeftShift
         let modes = Set(requantizers.map(\.mode))
         if backend == .portable || modes.count != 1 {
             arithmetic = .scalar
@@ -80,9 +97,10 @@ final class Int8OutputStage: @unchecked Sendable {
         let w = UnsafePointer(window.pointer), windowCount = window.count
         switch (arithmetic, backend) {
         case (.gemmlowp, .avx512vnni), (.gemmlowp, .avx512amx):
-            qk_requant_gemmlowp_avx512(acc + n0, accRowStride, rows, count, w, windowCount, offsets.pointer + n0,
-                                       multipliers.pointer + n0, leftShifts.pointer + n0, rightShifts.pointer + n0,
-                                       outputZeroPoint, lo, hi, out + n0, outRowStride)
+            withUnsafePointer(to: gemmlowpChannels(from: n0)) { channels in
+                qk_requant_gemmlowp_avx512(acc + n0, accRowStride, rows, count, w, windowCount, channels,
+                                           outputZeroPoint, lo, hi, out + n0, outRowStride)
+            }
         case (.gemmlowp, .avx2):
             qk_requant_gemmlowp_avx2(acc + n0, accRowStride, rows, count, w, windowCount, offsets.pointer + n0,
                                      multipliers.pointer + n0, leftShifts.pointer + n0, rightShifts.pointer + n0,
@@ -108,6 +126,15 @@ final class Int8OutputStage: @unchecked Sendable {
         }
     }
 
+    /// The AVX-512 gemmlowp constants from channel `n0` on (`n0` a multiple of 16, so the odd-lane
+    /// multipliers stay paired).
+    private func gemmlowpChannels(from n0: Int) -> qk_gemmlowp_channels {
+        qk_gemmlowp_channels(offset: offsets.pointer + n0, multiplier: multipliers.pointer + n0,
+                             multiplier_odd: oddMultipliers.pointer + n0, left_shift: hasLeftShifts ? leftShifts.pointer + n0 : nil,
+                             right_shift: rightShifts.pointer + n0, remainder_mask: remainderMasks.pointer + n0,
+                             threshold: thresholds.pointer + n0)
+    }
+
     /// Whether ``convPool(rows:outputStride:outputs:window:weights:out:outRowStride:lo:hi:)`` can run:
     /// the gemmlowp arithmetic on an AVX-512 backend.
     var fusesConvPool: Bool { arithmetic == .gemmlowp && (backend == .avx512vnni || backend == .avx512amx) }
@@ -119,9 +146,11 @@ final class Int8OutputStage: @unchecked Sendable {
     func convPool(rows: UnsafePointer<UInt8>, outputStride: Int, outputs: Int, window: AlignedArray<Int>,
                   weights: PackedInt8Weights, out: UnsafeMutablePointer<Int8>, outRowStride: Int, lo: Int32, hi: Int32) {
         precondition(fusesConvPool, "Int8OutputStage.convPool: needs the gemmlowp arithmetic on AVX-512")
-        qk_conv_pool_gemmlowp_avx512(rows, outputStride, outputs, UnsafePointer(window.pointer), window.count, weights.depth,
-                                     weights.baseAddress, weights.blockStride, channels, offsets.pointer, multipliers.pointer,
-                                     leftShifts.pointer, rightShifts.pointer, outputZeroPoint, lo, hi, out, outRowStride)
+        withUnsafePointer(to: gemmlowpChannels(from: 0)) { constants in
+            qk_conv_pool_gemmlowp_avx512(rows, outputStride, outputs, UnsafePointer(window.pointer), window.count, weights.depth,
+                                         weights.baseAddress, weights.blockStride, channels, constants,
+                                         outputZeroPoint, lo, hi, out, outRowStride)
+        }
     }
 
     /// Whether `requantize_n` is non-decreasing for every accumulator `acc + offset` with
