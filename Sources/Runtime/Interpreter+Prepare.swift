@@ -258,9 +258,22 @@ struct Preparation {
             } else {
                 kernel = try compileOperator(j, op, scratchBytes: &scratchBytes)
             }
-            steps.append(Step(operatorIndex: j, kernel: kernel))
+            steps.append(Step(operatorIndex: j, kernel: kernel, multiplyAccumulates: multiplyAccumulates(op)))
         }
         scratch = RawAllocation(byteCount: scratchBytes)
+    }
+
+    /// Multiply-accumulates of one sample of `op` (from the static shapes; 0 for operators without weights).
+    func multiplyAccumulates(_ op: GraphOperator) -> Int {
+        guard op.inputs.count > 1, op.inputs[1] >= 0, let out = op.outputs.first else { return 0 }
+        let outputShape = graph.tensors[out].shape, w = graph.tensors[op.inputs[1]].shape
+        let perSample = (Shape.elementCount(outputShape) ?? 0) / max(1, outputShape.first ?? 1)
+        switch op.kind {
+        case .conv2D where w.count == 4: return perSample &* w[1] &* w[2] &* w[3]
+        case .depthwiseConv2D where w.count == 4: return perSample &* w[1] &* w[2]
+        case .fullyConnected where w.count == 2: return perSample &* w[1]
+        default: return 0
+        }
     }
 
     func convolutionGeometry(_ j: Int, depthwise: Bool, padding: PaddingType, strides: (Int, Int), dilations: (Int, Int)) -> Conv2DGeometry {
