@@ -24,8 +24,8 @@
 #   QUANTKIT_SCRATCH     swift --scratch-path of the release build (default .build)
 #   QK_BIN               a release quantkit binary to use as is (no build)
 #   QUANTKIT_SHARED      directory holding golden/ (default ../shared)
-#   QK_ROUNDS (5), QK_RUNS (200), QK_WARMUP (20)   latency rounds, timed and warm-up runs per round
-#   QK_THROUGHPUT_ROUNDS (3), QK_BATCH (64), QK_THREADS (2), QK_THROUGHPUT_SAMPLES (all 10,000; fewer for a quick check)
+#   QK_ROUNDS (15), QK_RUNS (150), QK_WARMUP (20)   latency rounds, timed and warm-up runs per round
+#   QK_THROUGHPUT_ROUNDS (5), QK_BATCH (64), QK_THREADS (2), QK_THROUGHPUT_SAMPLES (all 10,000; fewer for a quick check)
 #   QK_NO_WRITE=1        print the table without touching BENCHMARKS.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,8 +79,8 @@ write=(--write BENCHMARKS.md)
 [ "${QK_NO_WRITE:-}" = 1 ] && write=()
 
 "$PY" Benchmarks/litert_bench.py suite --quantkit "$QK" --work "$work" "${args[@]}" "${write[@]}" \
-  --rounds "${QK_ROUNDS:-5}" --runs "${QK_RUNS:-200}" --warmup "${QK_WARMUP:-20}" \
-  --throughput-rounds "${QK_THROUGHPUT_ROUNDS:-3}" --batch "${QK_BATCH:-64}" --threads "${QK_THREADS:-2}" \
+  --rounds "${QK_ROUNDS:-15}" --runs "${QK_RUNS:-150}" --warmup "${QK_WARMUP:-20}" \
+  --throughput-rounds "${QK_THROUGHPUT_ROUNDS:-5}" --batch "${QK_BATCH:-64}" --threads "${QK_THREADS:-2}" \
   ${QK_THROUGHPUT_SAMPLES:+--throughput-samples "$QK_THROUGHPUT_SAMPLES"} \
   --json-out "${QK_JSON_OUT:-$work/results.json}" \
   --qk-label "$label" --command "${QK_MODEL:+QK_MODEL=$QK_MODEL }bash Benchmarks/inference_speed.sh"
