@@ -7,7 +7,9 @@
 #
 # Default model ../shared/golden/seed_int8.tflite, 11 rounds of 150 timed runs (20 warm-up) each.
 # Prints, per backend, the median latency over all runs and the median over the rounds of the
-# backend's round median over LiteRT's median in the same round. Uses the release build in
+# backend's round median over LiteRT's median in the same round. Every timed process runs on core
+# ${QK_CPU:-0} (taskset): this VM's two cores were seen to run the same binary 1.6x apart at once.
+# Uses the release build in
 # .build (or QK_BIN) and the venv .venv-interop (or QK_VENV; made by Benchmarks/inference_speed.sh
 # or scripts/test.sh).
 set -euo pipefail
@@ -25,13 +27,15 @@ backends=$(for b in avx512amx avx512vnni avx2 portable; do
   QUANTKIT_SIMD=$b "$QK" bench "$MODEL" --threads 1 --runs 1 --warmup 0 --json 2>/dev/null \
     | "$PY" -c "import json,sys; print(json.load(sys.stdin)['simd_backend'])"
 done | awk '!seen[$0]++' | grep -v portable)
+pin=()
+command -v taskset > /dev/null && pin=(taskset -c "${QK_CPU:-0}")
 for r in $(seq "$ROUNDS"); do
   echo "round $r/$ROUNDS" >&2
   for b in $backends; do
-    QUANTKIT_SIMD=$b "$QK" bench "$MODEL" --threads 1 --batch 1 --warmup 20 --runs 150 --input "$work/input.bin" --json 2>/dev/null \
+    QUANTKIT_SIMD=$b "${pin[@]}" "$QK" bench "$MODEL" --threads 1 --batch 1 --warmup 20 --runs 150 --input "$work/input.bin" --json 2>/dev/null \
       | "$PY" -c "import json,sys; print('$r', '$b', ' '.join(map(str, json.load(sys.stdin)['run_ms'])))"
   done
-  "$PY" Benchmarks/litert_bench.py latency "$MODEL" "$work/input.bin" --threads 1 --warmup 20 --runs 150 2>/dev/null \
+  "${pin[@]}" "$PY" Benchmarks/litert_bench.py latency "$MODEL" "$work/input.bin" --threads 1 --warmup 20 --runs 150 2>/dev/null \
     | "$PY" -c "import json,sys; print('$r', 'litert', ' '.join(map(str, json.load(sys.stdin)['run_ms'])))"
 done > "$work/runs.txt"
 "$PY" - "$work/runs.txt" "$MODEL" <<'EOF'
@@ -43,7 +47,7 @@ for line in open(sys.argv[1]):
     ms = [float(v) for v in values]
     runs[name] += ms
     rounds[r][name] = statistics.median(ms)
-print(f"{sys.argv[2]}: batch 1, 1 thread, {len(rounds)} alternating rounds")
+print(f"{sys.argv[2]}: batch 1, 1 thread, {len(rounds)} alternating rounds, one core")
 print("| runtime | median ms | vs LiteRT (median of round ratios) |")
 print("|---|---|---|")
 for name in runs:

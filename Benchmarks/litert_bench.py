@@ -234,7 +234,11 @@ def suite(a):
         samples = x
         tp_samples = x[:a.throughput_samples] if a.throughput_samples else x
 
-        # (a) batch-1, 1-thread latency, alternating rounds.
+        # (a) batch-1, 1-thread latency, alternating rounds, both runtimes on the same core (this
+        # process and the quantkit child it starts inherit the affinity): the VM's two cores were
+        # seen to run the same binary 1.6x apart at the same moment.
+        all_cpus = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {a.latency_cpu if a.latency_cpu in all_cpus else min(all_cpus)})
         qk_runs, lt_runs, round_ratios = [], [], []
         for r in range(a.rounds):
             log(f"{m['group']}/{m['name']}: latency round {r + 1}/{a.rounds}")
@@ -246,6 +250,7 @@ def suite(a):
             # The two rounds ran back to back, so they shared the machine's state (this VM's speed
             # drifts by tens of percent over seconds): their ratio is the side-by-side figure.
             round_ratios.append(statistics.median(j["run_ms"]) / statistics.median(lt))
+        os.sched_setaffinity(0, all_cpus)
         m["qk_ms"], m["lt_ms"] = statistics.median(qk_runs), statistics.median(lt_runs)
         m["ratio"] = statistics.median(round_ratios)
         m["round_ratios"] = round_ratios
@@ -307,7 +312,7 @@ def render(models, rss, a, load_before, load_after, seconds):
         f"{' '.join(load_before)} before, {' '.join(load_after)} after; {seconds / 60:.0f} min.",
         "",
         f"Latency: batch 1, 1 thread, median of {a.rounds} alternating rounds × {a.runs} timed runs "
-        f"(after {a.warmup} warm-up runs each) on the first test image; \"QuantKit / LiteRT\" is the median over the "
+        f"(after {a.warmup} warm-up runs each) on the first test image, both runtimes pinned to core {a.latency_cpu}; \"QuantKit / LiteRT\" is the median over the "
         "rounds of each round's QuantKit median over the LiteRT median of the round that followed it (the "
         "machine's speed drifts between rounds; a pair shares it). "
         f"Throughput: {f'the first {a.throughput_samples:,}' if a.throughput_samples else 'the 10,000'} test images, "
@@ -388,6 +393,7 @@ def main():
     s.add_argument("--work", required=True, help="scratch directory for the input files")
     s.add_argument("--data")
     s.add_argument("--rounds", type=int, default=5)
+    s.add_argument("--latency-cpu", type=int, default=0, help="the core both runtimes' latency rounds run on")
     s.add_argument("--warmup", type=int, default=20)
     s.add_argument("--runs", type=int, default=200)
     s.add_argument("--reference-warmup", type=int, default=3)
