@@ -39,6 +39,13 @@ public enum BLAS {
                     a, blasint(lda ?? n), x, 1, beta, y, 1)
     }
 
+    /// The kernel set OpenBLAS chose for this CPU at load time (`openblas_get_corename`: `Haswell`,
+    /// `SkylakeX`, …; `Prescott` is its generic SSE3 fallback for a CPU it does not know).
+    public static var coreName: String {
+        guard let name = openblas_get_corename() else { return "unknown" }
+        return String(cString: name)
+    }
+
     /// Number of threads OpenBLAS uses.
     public static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }

@@ -57,6 +57,7 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
+        OpenBLASCoreType.restartIfNeeded()
         let start = Clock.monotonicSeconds()
         let files = DemoFiles(directory: URL(fileURLWithPath: output))
         try files.prepare()

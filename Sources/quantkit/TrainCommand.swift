@@ -70,6 +70,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        OpenBLASCoreType.restartIfNeeded()
         let outputURL = URL(fileURLWithPath: output)
         let exists = FileManager.default.fileExists(atPath: outputURL.path)
         if exists && !resume && !overwrite {
