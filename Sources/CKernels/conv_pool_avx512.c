@@ -8,6 +8,7 @@
 #include "CKernels.h"
 #include "internal.h"
 #include "requant_avx512.h"
+#include "vnni_tile.h"
 
 #if QK_X86
 
@@ -20,29 +21,7 @@ QK_INLINE QK_AVX512 void qk_window_tile(const uint8_t *const *rows, size_t k, co
 #pragma clang loop unroll(full)
         for (int j = 0; j < NB; j++) acc[r][j] = _mm512_setzero_si512();
     }
-    const size_t quads = k >> 2, rest = k & 3;
-    for (size_t q = 0; q < quads; q++) {
-        __m512i w[4];
-#pragma clang loop unroll(full)
-        for (int j = 0; j < NB; j++) w[j] = _mm512_load_si512((const void *)(b + j * bs + q * 64));
-#pragma clang loop unroll(full)
-        for (int r = 0; r < MR; r++) {
-            const __m512i x = _mm512_set1_epi32((int)qk_load_quad(rows[r] + 4 * q));
-#pragma clang loop unroll(full)
-            for (int j = 0; j < NB; j++) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], x, w[j]);
-        }
-    }
-    if (rest) {
-        __m512i w[4];
-#pragma clang loop unroll(full)
-        for (int j = 0; j < NB; j++) w[j] = _mm512_load_si512((const void *)(b + j * bs + quads * 64));
-#pragma clang loop unroll(full)
-        for (int r = 0; r < MR; r++) {
-            const __m512i x = _mm512_set1_epi32((int)qk_load_partial_quad(rows[r] + 4 * quads, rest));
-#pragma clang loop unroll(full)
-            for (int j = 0; j < NB; j++) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], x, w[j]);
-        }
-    }
+    qk_vnni_products(rows, k, b, bs, acc, MR, NB, 0);
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {
 #pragma clang loop unroll(full)

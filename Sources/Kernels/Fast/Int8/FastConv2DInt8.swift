@@ -133,13 +133,8 @@ public final class FastConv2DInt8: @unchecked Sendable {
                 let implicit = backend == .avx512amx && !readsInputDirectly
                     ? Int8ImplicitConv(geometry: g, usedWidth: used) : nil
                 let pitch = implicit?.paddedWidth ?? used
-                let window = AlignedArray<Int>(repeating: 0, count: pool.filterHeight * pool.filterWidth)
-                for fy in 0..<pool.filterHeight {
-                    for fx in 0..<pool.filterWidth {
-                        window[fy * pool.filterWidth + fx] = (fy * pitch + fx) * packed.paddedOutputCount
-                    }
-                }
-                poolWindow = window
+                poolWindow = FastInt8.windowOffsets(height: pool.filterHeight, width: pool.filterWidth, pitch: pitch,
+                                                    unit: packed.paddedOutputCount)
                 self.implicit = implicit
                 if let implicit {
                     // Bands of about 64 accumulator rows (32 KB for 128 channels): the tiles' stores
@@ -147,17 +142,9 @@ public final class FastConv2DInt8: @unchecked Sendable {
                     let convRows = max(64 / implicit.paddedWidth, pool.filterHeight)
                     band = max(1, min(outputHeight, (convRows - pool.filterHeight) / pool.strideHeight + 1))
                 }
-                if implicit == nil && !readsInputDirectly && stage.fusesConvPool {
-                    let bytes = AlignedArray<Int>(repeating: 0, count: window.count)
-                    for fy in 0..<pool.filterHeight {
-                        for fx in 0..<pool.filterWidth {
-                            bytes[fy * pool.filterWidth + fx] = (fy * used + fx) * depth
-                        }
-                    }
-                    fusedWindow = bytes
-                } else {
-                    fusedWindow = nil
-                }
+                fusedWindow = implicit == nil && !readsInputDirectly && stage.fusesConvPool
+                    ? FastInt8.windowOffsets(height: pool.filterHeight, width: pool.filterWidth, pitch: used, unit: depth)
+                    : nil
             } else {
                 poolWindow = nil
                 implicit = nil

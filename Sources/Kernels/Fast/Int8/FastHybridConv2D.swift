@@ -79,13 +79,8 @@ public final class FastHybridConv2D: @unchecked Sendable {
             bandRows = max(1, min(outputHeight, tilePixels / 2 / max(1, pool.strideHeight * used)))
             let implicit = backend == .avx512amx ? Int8ImplicitConv(geometry: g, usedWidth: used) : nil
             let pitch = implicit?.paddedWidth ?? used
-            let window = AlignedArray<Int>(repeating: 0, count: pool.filterHeight * pool.filterWidth)
-            for fy in 0..<pool.filterHeight {
-                for fx in 0..<pool.filterWidth {
-                    window[fy * pool.filterWidth + fx] = (fy * pitch + fx) * packed.paddedOutputCount
-                }
-            }
-            poolWindow = window
+            poolWindow = FastInt8.windowOffsets(height: pool.filterHeight, width: pool.filterWidth, pitch: pitch,
+                                                unit: packed.paddedOutputCount)
             self.implicit = implicit
         } else {
             outputHeight = g.outputHeight
@@ -166,7 +161,7 @@ public final class FastHybridConv2D: @unchecked Sendable {
                         ?? ScratchCarver.bytes(slotPixels * depth, of: UInt8.self)
                     FastInt8.forEachSlice(bands, threads: threads) { slot, range in
                         let a = slots[slot]
-                        let c = UnsafeMutableRawPointer(a + aBytes).bindMemory(to: Int32.self, capacity: 1)
+                        let c = UnsafeMutableRawPointer(a + aBytes).bindMemory(to: Int32.self, capacity: (slotBytes - aBytes) / 4)
                         for band in range {
                             let p0 = band * bandRows, p1 = min(outputHeight, p0 + bandRows)
                             let cy0 = p0 * sh, convRows = (p1 - p0 - 1) * sh + pool.filterHeight

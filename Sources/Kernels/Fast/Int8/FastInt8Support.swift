@@ -66,6 +66,16 @@ enum FastInt8 {
         }
     }
 
+    /// The offsets of a `height × width` pool window's rows from its first, in (fy, fx) order:
+    /// `(fy * pitch + fx) * unit` (pitch: rows per band row; unit: elements or bytes per row).
+    static func windowOffsets(height: Int, width: Int, pitch: Int, unit: Int) -> AlignedArray<Int> {
+        let window = AlignedArray<Int>(repeating: 0, count: height * width)
+        for fy in 0..<height {
+            for fx in 0..<width { window[fy * width + fx] = (fy * pitch + fx) * unit }
+        }
+        return window
+    }
+
     /// `rows` copies of ``copyFlipped(_:_:count:)`` (`bytes` each), sources and destinations
     /// `sourceStride` / `destinationStride` bytes apart; the short-row cases are loops of one word each.
     static func copyFlipped(rows: Int, of bytes: Int, from src: UnsafePointer<Int8>, stride sourceStride: Int,
